@@ -1,0 +1,15 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .api_version import ApiVersion
+from .device_command import DeviceCommand
+from .device_command_collection import DeviceCommandCollection
+from .error import Error
+from .error_details import ErrorDetails
+
+__all__ = (
+    "ApiVersion",
+    "DeviceCommand",
+    "DeviceCommandCollection",
+    "Error",
+    "ErrorDetails",
+)

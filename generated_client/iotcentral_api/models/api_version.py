@@ -1,0 +1,15 @@
+from typing import Literal
+
+ApiVersion = Literal["2022-07-31"]
+
+API_VERSION_VALUES: set[ApiVersion] = {
+    "2022-07-31",
+}
+
+
+def check_api_version(value: str) -> ApiVersion:
+    if value in API_VERSION_VALUES:
+        return value
+    raise TypeError(
+        f"Unexpected value {value!r}. Expected one of {API_VERSION_VALUES!r}"
+    )
