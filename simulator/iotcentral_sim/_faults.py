@@ -1,0 +1,122 @@
+"""Named fault injectors: status answers, dropped connections, broken bodies and latency."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
+
+__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "FaultSet", "FaultTarget"]
+
+FaultKind = Literal[
+    "status_before", "status_after", "drop_before", "drop_after", "html", "truncated", "slow"
+]
+#: Every fault kind, in documentation order.
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+FaultTarget = Literal["run", "history", "any"]
+_TARGETS: tuple[str, ...] = get_args(FaultTarget)
+
+#: Whether a kind lets the command run on the device before the fault shows.
+EXECUTES: dict[str, bool] = {
+    "status_before": False,
+    "drop_before": False,
+    "html": False,
+    "status_after": True,
+    "drop_after": True,
+    "truncated": True,
+    "slow": True,
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault (see :meth:`iotcentral_sim.Simulator.add_fault` for the kinds)."""
+
+    kind: FaultKind
+    device_id: str | None = None
+    command_name: str | None = None
+    times: int | None = 1
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float | None = None
+    on: FaultTarget = "run"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.on not in _TARGETS:
+            raise ValueError(f"on must be one of {', '.join(_TARGETS)}")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be >= 1, or None for forever")
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError("status must be an HTTP status code (100..599)")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
+        if self.delay is not None and self.delay < 0:
+            raise ValueError("delay must be >= 0")
+        if self.kind == "slow" and self.delay is None:
+            raise ValueError("a 'slow' fault needs delay (seconds, scaled by time_scale)")
+
+    @property
+    def executes(self) -> bool:
+        """Whether the command runs on the device when this fault fires."""
+        return EXECUTES[self.kind]
+
+    def matches(self, device_id: str, command_name: str, target: str) -> bool:
+        """Whether this fault applies to a request on ``device_id``/``command_name``."""
+        return (
+            (self.device_id is None or self.device_id == device_id)
+            and (self.command_name is None or self.command_name == command_name)
+            and (self.on == "any" or self.on == target)
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready description (for the control API)."""
+        return {
+            "kind": self.kind,
+            "device_id": self.device_id,
+            "command_name": self.command_name,
+            "times": self.times,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+            "on": self.on,
+        }
+
+
+class FaultSet:
+    """Faults waiting to fire, first added first; each use counts down ``times``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        """Queue ``fault``."""
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        """Drop every pending fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[Fault]:
+        """A snapshot of the pending faults."""
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, device_id: str, command_name: str, target: str) -> Fault | None:
+        """Use up one firing of the first matching fault, or return ``None``."""
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if not fault.matches(device_id, command_name, target):
+                    continue
+                if fault.times is None:
+                    return fault
+                if fault.times <= 1:
+                    del self._faults[index]
+                else:
+                    self._faults[index] = replace(fault, times=fault.times - 1)
+                return fault
+            return None

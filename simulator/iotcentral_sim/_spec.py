@@ -1,0 +1,236 @@
+"""The spec binding: routes, parameter and body validation, all read from ``iotcentral.yaml``.
+
+The simulator never hard-codes a path, an api-version or a body schema: it routes with the spec's
+``paths`` and validates with openapi-core against the same document the client is generated from.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from jsonschema_path import SchemaPath
+from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    InvalidRequestBody,
+    MissingRequestBodyError,
+    MissingRequiredParameter,
+    ParameterValidationError,
+    RequestBodyValidationError,
+)
+from openapi_core.validation.request.validators import (
+    V31RequestBodyValidator,
+    V31RequestParametersValidator,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from starlette.datastructures import Headers, QueryParams
+
+from ._errors import SimError
+
+__all__ = ["Operation", "SpecBinding", "spec_path"]
+
+_API_VERSION = "api-version"
+
+
+def spec_path() -> Path:
+    """Where the spec is: inside an installed wheel (``_spec/``) or the repository's ``spec/``."""
+    packaged = importlib.resources.files("iotcentral_sim") / "_spec" / "iotcentral.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "spec" / "iotcentral.yaml"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One spec operation matched by a request: its id, method and unquoted path parameters."""
+
+    operation_id: str
+    method: str
+    template: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Route:
+    template: str
+    regex: re.Pattern[str]
+    names: tuple[str, ...]
+    operations: Mapping[str, str]  # lower-case method -> operationId
+
+
+class _Request:
+    """openapi-core's request protocol, built by hand: the host is always the spec's server."""
+
+    def __init__(
+        self,
+        host_url: str,
+        path: str,
+        method: str,
+        query: QueryParams,
+        headers: Headers,
+        body: bytes | None,
+    ) -> None:
+        self.host_url = host_url
+        self.path = path
+        self.method = method
+        self.parameters = RequestParameters(query=query, header=headers)
+        self.body = body
+        self.content_type = headers.get("content-type") or "application/octet-stream"
+
+
+class SpecBinding:
+    """Routes and validators, built once from the spec by each ``Simulator``."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or spec_path()
+        raw: dict[str, Any] = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        self.document = raw
+        server = raw["servers"][0]
+        url = server["url"]
+        for name, variable in server.get("variables", {}).items():
+            url = url.replace("{" + name + "}", str(variable["default"]))
+        parts = urlsplit(url)
+        self.host_url = f"{parts.scheme}://{parts.netloc}"
+        self.base_path = parts.path.rstrip("/")
+        self.api_versions: tuple[str, ...] = tuple(
+            raw["components"]["schemas"]["ApiVersion"]["enum"]
+        )
+        api_token = raw["components"]["securitySchemes"]["api_token"]
+        self.auth_header: str = api_token["name"]
+        self._routes = [self._route(t, item) for t, item in raw["paths"].items()]
+        schema_path = SchemaPath.from_dict(raw, base_uri=self.path.resolve().as_uri())
+        self.schema_path = schema_path
+        self._parameters = V31RequestParametersValidator(schema_path)
+        self._body = V31RequestBodyValidator(schema_path)
+
+    @staticmethod
+    def _route(template: str, item: Mapping[str, Any]) -> _Route:
+        pattern = ""
+        names: list[str] = []
+        for piece in re.split(r"(\{[^}]+\})", template):
+            if piece.startswith("{") and piece.endswith("}"):
+                names.append(piece[1:-1])
+                pattern += "([^/]+)"
+            else:
+                pattern += re.escape(piece)
+        methods = ("get", "put", "post", "delete", "patch", "head", "options")
+        operations = {m: item[m]["operationId"] for m in methods if m in item}
+        return _Route(template, re.compile(f"^{pattern}$"), tuple(names), operations)
+
+    def match(self, method: str, raw_path: str) -> Operation:
+        """Find the operation for ``method`` and a percent-encoded path (``/api/...``).
+
+        Raises :class:`SimError` 404 ``NotFound`` or 405 ``MethodNotAllowed``.
+        """
+        if not raw_path.startswith(self.base_path + "/"):
+            raise SimError(404, "NotFound", "The requested resource does not exist.")
+        sub = raw_path[len(self.base_path) :]
+        for route in self._routes:
+            found = route.regex.match(sub)
+            if found is None:
+                continue
+            operation_id = route.operations.get(method.lower())
+            if operation_id is None:
+                allowed = ", ".join(sorted(m.upper() for m in route.operations))
+                raise SimError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The method {method.upper()} is not allowed on this resource.",
+                    headers={"allow": allowed},
+                )
+            params = dict(zip(route.names, map(unquote, found.groups()), strict=True))
+            return Operation(operation_id, method.lower(), route.template, params)
+        raise SimError(404, "NotFound", "The requested resource does not exist.")
+
+    def _request(
+        self, method: str, raw_path: str, query: QueryParams, headers: Headers, body: bytes | None
+    ) -> _Request:
+        return _Request(self.host_url, raw_path, method.lower(), query, headers, body)
+
+    def check_parameters(
+        self, method: str, raw_path: str, query: QueryParams, headers: Headers
+    ) -> None:
+        """Validate path and query parameters against the spec (api-version first).
+
+        Raises :class:`SimError` 400 ``MissingApiVersionParameter`` /
+        ``InvalidApiVersionParameter`` (or ``InvalidParameter`` for any other parameter).
+        """
+        request = self._request(method, raw_path, query, headers, None)
+        errors = list(self._parameters.iter_errors(request))
+        for error in errors:
+            if isinstance(error, ParameterValidationError) and error.name == _API_VERSION:
+                raise self._api_version_error(error, query)
+        for error in errors:
+            name = getattr(error, "name", "?")
+            raise SimError(400, "InvalidParameter", f"Invalid parameter '{name}'.")
+
+    def _api_version_error(self, error: ParameterValidationError, query: QueryParams) -> SimError:
+        supported = ", ".join(f"'{v}'" for v in self.api_versions)
+        if isinstance(error, MissingRequiredParameter):
+            return SimError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests. "
+                f"Supported api-versions: {supported}.",
+            )
+        given = query.get(_API_VERSION, "")
+        shown = given if len(given) <= 40 and given.isprintable() else given[:40] + "..."
+        return SimError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{shown}' is invalid. Supported api-versions: {supported}.",
+        )
+
+    def parse_body(self, method: str, raw_path: str, headers: Headers, body: bytes) -> Any:
+        """Validate a request body against the operation's schema and return it parsed.
+
+        Raises :class:`SimError` 415 ``UnsupportedMediaType``, 400 ``InvalidJson`` or
+        422 ``InvalidRequestBody`` (the message names each offending field).
+        """
+        request = self._request(method, raw_path, QueryParams(), headers, body)
+        for error in self._body.iter_errors(request):
+            raise _body_error(error)
+        return json.loads(body)
+
+
+def _body_error(error: Exception) -> SimError:
+    cause = error.__cause__
+    if isinstance(error, MissingRequestBodyError):
+        return SimError(
+            400,
+            "InvalidJson",
+            "The request body is missing: send a JSON DeviceCommand object, e.g. {}.",
+        )
+    if isinstance(cause, MediaTypeNotFound):
+        return SimError(
+            415,
+            "UnsupportedMediaType",
+            "The request content type must be application/json.",
+        )
+    if isinstance(cause, MediaTypeDeserializeError):
+        return SimError(400, "InvalidJson", "The request body is not valid JSON.")
+    if isinstance(error, InvalidRequestBody) and isinstance(cause, InvalidSchemaValue):
+        problems = sorted(_describe(e) for e in cause.schema_errors)
+        return SimError(
+            422, "InvalidRequestBody", "The request body is invalid: " + "; ".join(problems) + "."
+        )
+    if isinstance(error, RequestBodyValidationError):
+        return SimError(422, "InvalidRequestBody", "The request body is invalid.")
+    return SimError(400, "BadRequest", "The request is invalid.")
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(p) for p in getattr(error, "absolute_path", ())) or "body"
+    message = str(getattr(error, "message", error))
+    if len(message) > 200:
+        message = message[:200] + "..."
+    return f"{location}: {message}"
