@@ -2,25 +2,34 @@
 
 The ASGI app follows only ``spec/iotcentral.yaml``; state lives in each :class:`Simulator`
 instance (nothing is shared between instances). See ``simulator/README.md``.
+
+Names are imported lazily, so ``import iotcentral_sim`` (and the pytest plugin, which pytest
+loads in every session) costs nothing until the simulator is used.
 """
 
-from ._app import CommandKey, Simulator
-from ._errors import ConnectionDropped, ScenarioError
-from ._faults import FAULT_KINDS, Fault
-from ._scenario import (
-    DEFAULT_API_TOKEN,
-    DEFAULT_BEARER_TOKEN,
-    DEFAULT_VIEWER_TOKEN,
-    CommandSpec,
-    ComponentSpec,
-    DeviceSpec,
-    ModuleSpec,
-    Scenario,
-    TokenSpec,
-    default_scenario,
-    load_scenario,
-)
-from ._server import SimulatorServer, serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import CommandKey, Simulator
+    from ._errors import ConnectionDropped, ScenarioError
+    from ._faults import FAULT_KINDS, Fault
+    from ._scenario import (
+        DEFAULT_API_TOKEN,
+        DEFAULT_BEARER_TOKEN,
+        DEFAULT_VIEWER_TOKEN,
+        CommandSpec,
+        ComponentSpec,
+        DeviceSpec,
+        ModuleSpec,
+        Scenario,
+        TokenSpec,
+        default_scenario,
+        load_scenario,
+    )
+    from ._server import SimulatorServer, serve
 
 __all__ = [
     "DEFAULT_API_TOKEN",
@@ -43,3 +52,27 @@ __all__ = [
     "load_scenario",
     "serve",
 ]
+
+_HOMES = {
+    "CommandKey": "_app",
+    "Simulator": "_app",
+    "ConnectionDropped": "_errors",
+    "ScenarioError": "_errors",
+    "FAULT_KINDS": "_faults",
+    "Fault": "_faults",
+    "SimulatorServer": "_server",
+    "serve": "_server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_HOMES.get(name, '_scenario')}", __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import anyio
+from anyio import sleep as _sleep_for
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
@@ -423,7 +423,7 @@ class Simulator:
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0 and self.time_scale > 0:
-            await anyio.sleep(seconds * self.time_scale)
+            await _sleep_for(seconds * self.time_scale)
 
     def _connect_wait(self, device: DeviceSpec) -> float | None:
         """Simulated seconds until ``device`` is online (0: online now; None: never)."""

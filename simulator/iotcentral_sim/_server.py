@@ -10,7 +10,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConnectionDropped
-from ._scenario import DEFAULT_API_TOKEN, DEFAULT_BEARER_TOKEN, load_scenario
+from ._scenario import (
+    DEFAULT_API_TOKEN,
+    DEFAULT_BEARER_TOKEN,
+    DEFAULT_VIEWER_TOKEN,
+    load_scenario,
+)
 
 if TYPE_CHECKING:
     from ._app import Simulator
@@ -219,15 +224,14 @@ def serve(
 
 
 def _auth_lines(simulator: Simulator) -> list[str]:
+    """How to authenticate; shows only the simulator's public well-known tokens."""
+    public = {DEFAULT_API_TOKEN, DEFAULT_VIEWER_TOKEN, DEFAULT_BEARER_TOKEN}
     lines = []
     for token in simulator.tokens:
-        if token.token == DEFAULT_API_TOKEN:
-            lines.append(f"  Authorization: {DEFAULT_API_TOKEN}   (role {token.role})")
-        elif token.token == DEFAULT_BEARER_TOKEN:
-            lines.append(f"  Authorization: Bearer {DEFAULT_BEARER_TOKEN}   (role {token.role})")
-    custom = [
-        t for t in simulator.tokens if t.token not in (DEFAULT_API_TOKEN, DEFAULT_BEARER_TOKEN)
-    ]
+        if token.token in public:
+            value = f"Bearer {token.token}" if token.kind == "bearer" else token.token
+            lines.append(f"  Authorization: {value}   (role {token.role})")
+    custom = [t for t in simulator.tokens if t.token not in public]
     if custom:
         kinds = ", ".join(sorted({f"{t.kind} token '{t.name}' ({t.role})" for t in custom}))
         lines.append(f"  also accepted (values not shown): {kinds}")

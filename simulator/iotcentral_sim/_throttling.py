@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 __all__ = ["TokenBucket"]
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst`` (default: ``rate``, at least 1).
@@ -41,8 +43,8 @@ class TokenBucket:
             elapsed = max(0.0, now - self._last)
             self._last = now
             self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            if self._tokens >= 1.0 - _EPSILON:  # tolerate float error in elapsed * rate
+                self._tokens = max(0.0, self._tokens - 1.0)
                 return None
             wait = (1.0 - self._tokens) / self.rate
             return max(1, math.ceil(wait))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from iotcentral_sim import Simulator
-from sim_helpers import AUTH, Q
+from sim_helpers import SleepRecorder, asgi_client
 
 
 @pytest.fixture
@@ -20,25 +19,13 @@ def sim() -> Simulator:
 @pytest.fixture
 async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client for ``sim`` (ASGI transport), authenticated as operator."""
-    transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sim/api", headers=AUTH, params=Q
-    ) as c:
+    async with asgi_client(sim) as c:
         yield c
 
 
-MakeClient = Callable[..., httpx.AsyncClient]
-
-
 @pytest.fixture
-def make_client() -> MakeClient:
-    """Build an in-process client for any simulator (caller closes it)."""
-
-    def make(simulator: Simulator, **kwargs: Any) -> httpx.AsyncClient:
-        kwargs.setdefault("headers", AUTH)
-        kwargs.setdefault("params", Q)
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=simulator.app), base_url="http://sim/api", **kwargs
-        )
-
-    return make
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
+    """Record (and skip) every wait the simulator makes, in real seconds after scaling."""
+    recorder = SleepRecorder()
+    monkeypatch.setattr("iotcentral_sim._app._sleep_for", recorder)
+    return recorder

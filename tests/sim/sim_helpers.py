@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import email.utils
-import json
 from pathlib import Path
 from typing import Any
 
 import httpx
-from iotcentral_sim import DEFAULT_API_TOKEN
+from iotcentral_sim import DEFAULT_API_TOKEN, Simulator
 from jsonschema_path import SchemaPath
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.response.validators import V31ResponseValidator
@@ -76,6 +75,33 @@ def run_path(
     return f"{path}/commands/{command}"
 
 
-def dumps(value: Any) -> bytes:
-    """Compact JSON bytes."""
-    return json.dumps(value).encode()
+def asgi_client(simulator: Simulator, **kwargs: Any) -> httpx.AsyncClient:
+    """An in-process client for ``simulator`` (operator token and api-version by default)."""
+    kwargs.setdefault("headers", AUTH)
+    kwargs.setdefault("params", Q)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=simulator.app), base_url="http://sim/api", **kwargs
+    )
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to (for throttling tests)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class SleepRecorder:
+    """Stands in for ``anyio.sleep``: records each duration and returns at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)

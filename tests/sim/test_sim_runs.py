@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from iotcentral_sim import Simulator
-from sim_helpers import assert_conforms, run_path
+from iotcentral_sim import CommandSpec, DeviceSpec, Scenario, Simulator
+from sim_helpers import asgi_client, assert_conforms, run_path
 
 TARGETS = [
     pytest.param(("mx1", "CoolDown", None, None), id="device"),
@@ -123,12 +123,10 @@ async def test_history_is_per_target(client: httpx.AsyncClient) -> None:
     assert other.json() == {"value": []}
 
 
-async def test_path_parameters_are_percent_decoded(make_client: object) -> None:
-    from iotcentral_sim import CommandSpec, DeviceSpec, Scenario
-
+async def test_path_parameters_are_percent_decoded() -> None:
     scenario = Scenario(devices={"a b/c": DeviceSpec("a b/c", commands={"x y": CommandSpec()})})
     sim = Simulator(scenario, rate_limit=None)
-    async with make_client(sim) as c:  # type: ignore[operator]
+    async with asgi_client(sim) as c:
         run = await c.post("/devices/a%20b%2Fc/commands/x%20y", json={"request": 1})
     assert run.status_code == 201
     assert sim.execution_count("a b/c", "x y") == 1

@@ -1,0 +1,268 @@
+"""Fault injection in process, with the execution counter proving exactly-once or never."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from iotcentral_sim import FAULT_KINDS, ConnectionDropped, Simulator
+from sim_helpers import SleepRecorder, assert_conforms, error_code
+
+RUN = "/devices/mx1/commands/CoolDown"
+
+
+def count(sim: Simulator) -> int:
+    return sim.execution_count("mx1", "CoolDown")
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "code", "header"),
+    [
+        (None, None, "InternalServerError", None),
+        (500, None, "InternalServerError", None),
+        (503, None, "ServiceUnavailable", "1"),
+        (503, 7, "ServiceUnavailable", "7"),
+        (503, 2.5, "ServiceUnavailable", "3"),
+        (429, None, "TooManyRequests", "1"),
+        (502, None, "BadGateway", None),
+        (504, None, "GatewayTimeout", None),
+        (408, None, "RequestTimeout", None),
+    ],
+)
+async def test_status_before_answers_the_error_shape_and_never_runs(
+    client: httpx.AsyncClient,
+    sim: Simulator,
+    status: int | None,
+    retry_after: float | None,
+    code: str,
+    header: str | None,
+) -> None:
+    sim.add_fault("status_before", status=status, retry_after=retry_after)
+    failed = await client.post(RUN, json={"request": 1})
+    assert failed.status_code == (status or 500)
+    assert error_code(failed) == code
+    assert failed.headers.get("retry-after") == header
+    assert count(sim) == 0
+    assert (await client.get(RUN)).json() == {"value": []}
+    ok = await client.post(RUN, json={"request": 2})  # times=1: used up
+    assert ok.status_code == 201
+    assert count(sim) == 1
+
+
+async def test_status_after_runs_exactly_once_then_answers_the_error(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("status_after", status=503, retry_after=4)
+    failed = await client.post(RUN, json={"request": "x"})
+    assert failed.status_code == 503
+    assert error_code(failed) == "ServiceUnavailable"
+    assert failed.headers["retry-after"] == "4"
+    assert count(sim) == 1
+    history = (await client.get(RUN)).json()
+    assert history["value"][0]["request"] == "x"  # it did execute
+
+
+async def test_drop_before_raises_in_process_and_never_runs(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("drop_before")
+    with pytest.raises(ConnectionDropped) as info:
+        await client.post(RUN, json={"request": 1})
+    assert info.value.executed is False
+    assert count(sim) == 0
+    assert (await client.post(RUN, json={})).status_code == 201
+
+
+async def test_drop_after_raises_in_process_after_running_once(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("drop_after")
+    with pytest.raises(ConnectionDropped) as info:
+        await client.post(RUN, json={"request": 1})
+    assert info.value.executed is True
+    assert count(sim) == 1
+
+
+async def test_html_is_a_non_json_gateway_page_and_never_runs(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("html")
+    response = await client.post(RUN, json={"request": 1})
+    assert response.status_code == 502
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.text.startswith("<!DOCTYPE html>")
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+    assert count(sim) == 0
+
+
+async def test_html_takes_a_status(client: httpx.AsyncClient, sim: Simulator) -> None:
+    sim.add_fault("html", status=503)
+    response = await client.post(RUN, json={})
+    assert response.status_code == 503
+    assert "503 Service Unavailable" in response.text
+
+
+async def test_truncated_is_a_201_with_a_cut_json_body_after_running(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("truncated")
+    response = await client.post(RUN, json={"request": {"tempVal": 30}})
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.content.startswith(b'{"id":')
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+    assert count(sim) == 1
+
+
+async def test_slow_runs_then_holds_the_answer_scaled(
+    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder
+) -> None:
+    sim.add_fault("slow", delay=45)
+    response = await client.post(RUN, json={"request": 1})
+    assert response.status_code == 201
+    assert_conforms(response)
+    assert sleeps.calls == [pytest.approx(45 * 0.001)]
+    assert count(sim) == 1
+
+
+async def test_times_counts_down_and_none_is_forever(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("status_before", times=2)
+    statuses = [(await client.post(RUN, json={})).status_code for _ in range(3)]
+    assert statuses == [500, 500, 201]
+    sim.add_fault("status_before", status=503, times=None)
+    statuses = [(await client.post(RUN, json={})).status_code for _ in range(4)]
+    assert statuses == [503] * 4
+    assert len(sim.faults()) == 1
+    sim.clear_faults()
+    assert (await client.post(RUN, json={})).status_code == 201
+    assert count(sim) == 2
+
+
+async def test_faults_target_a_device_and_a_command(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("status_before", device_id="thermostat1", times=None)
+    sim.add_fault("status_before", command_name="GetStatus", times=None)
+    assert (await client.post(RUN, json={})).status_code == 201
+    assert (await client.post("/devices/mx1/commands/GetStatus", json={})).status_code == 500
+    component = "/devices/thermostat1/components/thermostat1/commands/getMaxMinReport"
+    assert (await client.post(component, json={})).status_code == 500
+    assert (await client.post("/devices/thermostat1/commands/reboot", json={})).status_code == 500
+
+
+async def test_faults_hit_runs_history_or_both(client: httpx.AsyncClient, sim: Simulator) -> None:
+    sim.add_fault("status_before", times=None)
+    assert (await client.get(RUN)).status_code == 200  # default: runs only
+    sim.clear_faults()
+    sim.add_fault("status_before", on="history", times=None)
+    assert (await client.post(RUN, json={})).status_code == 201
+    assert (await client.get(RUN)).status_code == 500
+    sim.clear_faults()
+    sim.add_fault("truncated", on="any", times=2)
+    assert (await client.post(RUN, json={})).status_code == 201
+    truncated = await client.get(RUN)
+    with pytest.raises(json.JSONDecodeError):
+        truncated.json()
+
+
+async def test_first_added_fault_fires_first(client: httpx.AsyncClient, sim: Simulator) -> None:
+    sim.add_fault("status_before", status=500)
+    sim.add_fault("status_before", status=503)
+    assert (await client.post(RUN, json={})).status_code == 500
+    assert (await client.post(RUN, json={})).status_code == 503
+    assert (await client.post(RUN, json={})).status_code == 201
+
+
+async def test_faults_come_after_auth_validation_and_lookup(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("status_before", times=1)
+    assert error_code(await client.post("/devices/nope/commands/x", json={})) == "DeviceNotFound"
+    assert error_code(await client.post(RUN, json={"responseTimeout": 1})) == "InvalidRequestBody"
+    assert len(sim.faults()) == 1  # still pending
+    assert (await client.post(RUN, json={})).status_code == 500
+
+
+async def test_after_faults_do_not_run_an_offline_device(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("status_after")
+    response = await client.post("/devices/offline1/commands/CoolDown", json={})
+    assert error_code(response) == "DeviceNotOnline"
+    assert sim.execution_count("offline1", "CoolDown") == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "explode"}, "unknown fault kind"),
+        ({"kind": "slow"}, "delay"),
+        ({"kind": "status_before", "times": 0}, "times"),
+        ({"kind": "status_before", "status": 42}, "status"),
+        ({"kind": "status_before", "on": "both"}, "on must be"),
+        ({"kind": "slow", "delay": -1}, "delay"),
+        ({"kind": "status_before", "retry_after": -1}, "retry_after"),
+    ],
+)
+def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) -> None:
+    sim = Simulator()
+    with pytest.raises(ValueError, match=message):
+        sim.add_fault(**kwargs)  # type: ignore[arg-type]
+    assert sim.faults() == []
+
+
+def test_every_kind_is_documented() -> None:
+    doc = Simulator.add_fault.__doc__ or ""
+    assert set(FAULT_KINDS) == {
+        "status_before",
+        "status_after",
+        "drop_before",
+        "drop_after",
+        "html",
+        "truncated",
+        "slow",
+    }
+    for kind in FAULT_KINDS:
+        assert f"``{kind}``" in doc
+
+
+async def test_control_api_manages_faults_counters_and_reset(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    root = "http://sim/_sim"
+    assert (await client.get(f"{root}/health")).json() == {"status": "ok", "scenario": "default"}
+    added = await client.post(f"{root}/faults", json={"kind": "status_before", "status": 503})
+    assert added.status_code == 201
+    assert added.json()["faults"][0]["status"] == 503
+    assert (await client.post(RUN, json={})).status_code == 503
+    assert (await client.post(RUN, json={})).status_code == 201
+    executions = (await client.get(f"{root}/executions")).json()["executions"]
+    assert executions == [
+        {
+            "device_id": "mx1",
+            "module": None,
+            "component": None,
+            "command_name": "CoolDown",
+            "count": 1,
+        }
+    ]
+    bad = await client.post(f"{root}/faults", json={"kind": "nope"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "InvalidFault"
+    bad = await client.post(f"{root}/faults", json={"kind": "html", "colour": "red"})
+    assert bad.status_code == 400
+    bad = await client.post(f"{root}/faults", content=b"[1]")
+    assert bad.status_code == 400
+    await client.post(f"{root}/faults", json={"kind": "html", "times": None})
+    assert len((await client.get(f"{root}/faults")).json()["faults"]) == 1
+    assert (await client.delete(f"{root}/faults")).status_code == 204
+    assert sim.faults() == []
+    assert (await client.post(f"{root}/reset")).status_code == 204
+    assert count(sim) == 0
+    assert (await client.get(f"{root}/executions")).json() == {"executions": []}
