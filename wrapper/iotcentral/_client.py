@@ -1,0 +1,809 @@
+"""The clients: one sans-I/O core, and thin sync and async shells around it.
+
+`_Core` does everything that needs no I/O: checking arguments, choosing the generated operation,
+building its arguments, computing timeouts, mapping an HTTP response or an httpx exception to a
+result or a typed error, and deciding about retries. `IoTCentralClient` and `AsyncIoTCentralClient`
+only send (through the generated `*_detailed` operations) and sleep.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+from iotcentral_api import Client as GeneratedClient
+from iotcentral_api.api.devices import (
+    get_command_history,
+    get_component_command_history,
+    get_module_command_history,
+    get_module_component_command_history,
+    run_command,
+    run_component_command,
+    run_module_command,
+    run_module_component_command,
+)
+from iotcentral_api.models import DeviceCommand
+from iotcentral_api.types import UNSET
+
+from ._auth import as_auth
+from ._config import (
+    CONNECTION_TIMEOUT_RANGE,
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_DOMAIN,
+    RESPONSE_TIMEOUT_RANGE,
+    USER_AGENT,
+    Timeout,
+    app_base_url,
+    check_api_version,
+    check_base_url,
+    check_timeout,
+    is_loopback,
+)
+from ._errors import (
+    APIError,
+    ClientClosedError,
+    InvalidArgumentError,
+    InvalidPayloadError,
+    IoTCentralError,
+    MalformedResponseError,
+    RequestMaybeSentError,
+    RequestNotSentError,
+    TransportError,
+    excerpt,
+    make_status_error,
+)
+from ._http import (
+    ASYNC_HOOKS,
+    SYNC_HOOKS,
+    AsyncHTTPClient,
+    CallContext,
+    SyncHTTPClient,
+    current_call,
+)
+from ._models import CommandHistory, CommandResult
+from ._paths import check_id
+from ._retry import RetryPolicy, check_retry, parse_retry_after
+
+__all__ = ["AsyncIoTCentralClient", "IoTCentralClient"]
+
+logger = logging.getLogger("iotcentral")
+
+Kind = Literal["run", "history"]
+
+# (component given, module given) -> generated operation module
+_RUN_OPS: dict[tuple[bool, bool], Any] = {
+    (False, False): run_command,
+    (True, False): run_component_command,
+    (False, True): run_module_command,
+    (True, True): run_module_component_command,
+}
+_HISTORY_OPS: dict[tuple[bool, bool], Any] = {
+    (False, False): get_command_history,
+    (True, False): get_component_command_history,
+    (False, True): get_module_command_history,
+    (True, True): get_module_component_command_history,
+}
+
+# Transport failures after which the request provably never reached the service.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+def _check_seconds(name: str, value: object, bounds: tuple[int, int]) -> int | None:
+    if value is None:
+        return None
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgumentError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _check_payload(request: object) -> None:
+    try:
+        json.dumps(request, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidPayloadError(f"request must be JSON-serialisable: {exc}") from None
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical call: everything the shells need to send it, attempt after attempt."""
+
+    kind: Kind
+    operation: Any  # a generated module with sync_detailed / asyncio_detailed
+    kwargs: dict[str, Any]
+    timeout: httpx.Timeout
+    retry: RetryPolicy
+    client_request_id: str
+    label: str
+
+    def context(self) -> CallContext:
+        return CallContext(client_request_id=self.client_request_id, timeout=self.timeout)
+
+
+def _int_field(obj: dict[str, Any], key: str, response: httpx.Response) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedResponseError(
+            f"the answer's {key} should be an integer, got {type(value).__name__}",
+            response=response,
+        )
+    return value
+
+
+def _command_result(obj: object, response: httpx.Response, where: str) -> CommandResult:
+    if not isinstance(obj, dict):
+        raise MalformedResponseError(
+            f"{where} should be a JSON object, got {type(obj).__name__}", response=response
+        )
+    ident = obj.get("id")
+    if ident is not None and not isinstance(ident, str):
+        raise MalformedResponseError(
+            f"{where}: id should be a string, got {type(ident).__name__}", response=response
+        )
+    ints = {k: _int_field(obj, k, response) for k in ("connectionTimeout", "responseTimeout")}
+    response_code = _int_field(obj, "responseCode", response)
+    model = DeviceCommand.from_dict(obj)  # the generated model reads the wire names
+    return CommandResult(
+        id=ident,
+        request=None if model.request is UNSET else model.request,
+        response=None if model.response is UNSET else model.response,
+        response_code=response_code,
+        connection_timeout=ints["connectionTimeout"],
+        response_timeout=ints["responseTimeout"],
+        raw=obj,
+        http_response=response,
+    )
+
+
+class _Core:
+    """Sans-I/O logic shared by both clients."""
+
+    def __init__(
+        self, *, base_url: str, api_version: str, timeout: Timeout, retry: RetryPolicy
+    ) -> None:
+        self.base_url = base_url
+        self.api_version = api_version
+        self.timeout = timeout
+        self.retry = retry
+
+    @classmethod
+    def create(
+        cls,
+        app: object,
+        *,
+        base_url: object,
+        base_domain: object,
+        api_version: object,
+        timeout: object,
+        retry: object,
+    ) -> _Core:
+        if (app is None) == (base_url is None):
+            raise InvalidArgumentError(
+                "pass exactly one of app (the application subdomain) and base_url"
+            )
+        url = check_base_url(base_url) if base_url is not None else app_base_url(app, base_domain)
+        return cls(
+            base_url=url,
+            api_version=check_api_version(api_version),
+            timeout=check_timeout(timeout),
+            retry=check_retry(retry),
+        )
+
+    def with_defaults(self, *, timeout: object, retry: object) -> _Core:
+        return _Core(
+            base_url=self.base_url,
+            api_version=self.api_version,
+            timeout=self.timeout if timeout is None else check_timeout(timeout),
+            retry=self.retry if retry is None else check_retry(retry),
+        )
+
+    def httpx_options(self, transport: object) -> dict[str, Any]:
+        """Keyword arguments for the pooled httpx client."""
+        host = httpx.URL(self.base_url).host
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+            "timeout": self.timeout.for_read(),
+            "follow_redirects": False,
+            "verify": True,
+            # No proxy from the environment for the local simulator.
+            "trust_env": not is_loopback(host),
+        }
+        if transport is not None:
+            options["transport"] = transport
+        return options
+
+    # -- building calls ------------------------------------------------------------------------
+
+    def _target(
+        self, device_id: object, command_name: object, component: object, module: object
+    ) -> tuple[dict[str, Any], tuple[bool, bool], str]:
+        device = check_id("device_id", device_id)
+        command = check_id("command_name", command_name)
+        comp = check_id("component", component, optional=True)
+        mod = check_id("module", module, optional=True)
+        path: dict[str, Any] = {"device_id": device, "command_name": command}
+        label = f"device {device!r}"
+        if mod is not None:
+            path["module_name"] = mod
+            label += f" module {mod!r}"
+        if comp is not None:
+            path["component_name"] = comp
+            label += f" component {comp!r}"
+        return path, (comp is not None, mod is not None), f"{command!r} on {label}"
+
+    def run_call(
+        self,
+        device_id: object,
+        command_name: object,
+        request: object,
+        *,
+        component: object,
+        module: object,
+        connection_timeout: object,
+        response_timeout: object,
+        timeout: object,
+        retry: object,
+    ) -> _Call:
+        """Validate a run-command call (no I/O) and prepare it."""
+        path, which, label = self._target(device_id, command_name, component, module)
+        ct = _check_seconds("connection_timeout", connection_timeout, CONNECTION_TIMEOUT_RANGE)
+        rt = _check_seconds("response_timeout", response_timeout, RESPONSE_TIMEOUT_RANGE)
+        if request is not None:
+            _check_payload(request)
+        body = DeviceCommand(
+            request=UNSET if request is None else request,
+            connection_timeout=UNSET if ct is None else ct,
+            response_timeout=UNSET if rt is None else rt,
+        )
+        call_timeout = self.timeout if timeout is None else check_timeout(timeout)
+        return _Call(
+            kind="run",
+            operation=_RUN_OPS[which],
+            kwargs={**path, "body": body, "api_version": self.api_version},
+            timeout=call_timeout.for_command(ct, rt),
+            retry=self.retry if retry is None else check_retry(retry),
+            client_request_id=str(uuid.uuid4()),
+            label=f"run {label}",
+        )
+
+    def history_call(
+        self,
+        device_id: object,
+        command_name: object,
+        *,
+        component: object,
+        module: object,
+        timeout: object,
+        retry: object,
+    ) -> _Call:
+        """Validate a command-history call (no I/O) and prepare it."""
+        path, which, label = self._target(device_id, command_name, component, module)
+        call_timeout = self.timeout if timeout is None else check_timeout(timeout)
+        return _Call(
+            kind="history",
+            operation=_HISTORY_OPS[which],
+            kwargs={**path, "api_version": self.api_version},
+            timeout=call_timeout.for_read(),
+            retry=self.retry if retry is None else check_retry(retry),
+            client_request_id=str(uuid.uuid4()),
+            label=f"history of {label}",
+        )
+
+    # -- mapping answers -----------------------------------------------------------------------
+
+    def outcome(self, call: _Call, response: httpx.Response) -> CommandResult | CommandHistory:
+        """The result of a response, or the typed error it means (raised). The one mapping point."""
+        status = response.status_code
+        expected = 201 if call.kind == "run" else 200
+        if status >= 400:
+            raise make_status_error(
+                response, retry_after=parse_retry_after(response.headers, now=time.time())
+            )
+        if status != expected:
+            raise MalformedResponseError(
+                f"undocumented HTTP status {status} {response.reason_phrase} (expected {expected});"
+                f" body: {excerpt(response.content, response.request)}",
+                response=response,
+            )
+        try:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):
+            content_type = response.headers.get("content-type", "no content type")
+            raise MalformedResponseError(
+                f"the answer is not valid JSON ({content_type}, {len(response.content)} bytes):"
+                f" {excerpt(response.content, response.request)}",
+                response=response,
+            ) from None
+        if call.kind == "run":
+            return _command_result(body, response, "the answer")
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            raise MalformedResponseError(
+                "the answer should be a JSON object with a 'value' array:"
+                f" {excerpt(response.content, response.request)}",
+                response=response,
+            )
+        next_link = body.get("nextLink")
+        if next_link is not None and not isinstance(next_link, str):
+            raise MalformedResponseError(
+                "the answer's nextLink should be a string", response=response
+            )
+        items = tuple(
+            _command_result(item, response, f"value[{i}]") for i, item in enumerate(body["value"])
+        )
+        return CommandHistory(items=items, next_link=next_link, raw=body, http_response=response)
+
+    def transport_error(
+        self, call: _Call, exc: httpx.HTTPError, response: httpx.Response | None
+    ) -> IoTCentralError:
+        """The typed error for an httpx exception."""
+        request = exc.request if _has_request(exc) else None
+        if isinstance(exc, httpx.DecodingError) and response is not None:
+            return MalformedResponseError(
+                f"the answer could not be decoded: {exc}", response=response
+            )
+        if request is None:  # pragma: no cover - httpx always attaches the request when sending
+            request = httpx.Request("GET" if call.kind == "history" else "POST", self.base_url)
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        where = f"{request.method} {request.url.copy_with(query=None)}"
+        if isinstance(exc, _NOT_SENT):
+            return RequestNotSentError(
+                f"could not reach the service ({detail}); {where} was not sent",
+                request=request,
+                cause=exc,
+            )
+        consequence = (
+            "the command may have run on the device" if request.method == "POST" else "no answer"
+        )
+        return RequestMaybeSentError(
+            f"{where} failed after it may have been sent ({detail}); {consequence}",
+            request=request,
+            cause=exc,
+        )
+
+    def retry_delay(self, call: _Call, error: IoTCentralError, retries: int) -> float | None:
+        """Seconds to wait before the next attempt, or None to raise `error`; logs the decision."""
+        delay = call.retry.decide(error, retries)
+        if delay is not None:
+            logger.info(
+                "retrying %s in %.2f s (retry %d of %d, client request id %s) after %s: %s",
+                call.label,
+                delay,
+                retries + 1,
+                call.retry.max_retries,
+                call.client_request_id,
+                type(error).__name__,
+                error,
+            )
+        elif getattr(error, "may_have_executed", False) and retries < call.retry.max_retries:
+            logger.info(
+                "not retrying %s after %s: the command may have run"
+                " (RetryPolicy(retry_unsafe=True) would re-send it)",
+                call.label,
+                type(error).__name__,
+            )
+        return delay
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018
+    except RuntimeError:
+        return False
+    return True
+
+
+# Errors a retry decision may look at: the service answered badly, or the transport failed.
+_RETRYABLE = (APIError, TransportError)
+
+# What the generated parser raises on a body it cannot read (the response is mapped instead).
+_GENERATED_PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+
+
+class _BaseClient:
+    """What both shells share: settings, credential, construction checks and the call helpers."""
+
+    _core: _Core
+    _owner: bool
+
+    def __init__(
+        self,
+        app: str | None = None,
+        *,
+        credential: object,
+        base_url: str | None = None,
+        base_domain: str = DEFAULT_BASE_DOMAIN,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+    ) -> None:
+        self._core = _Core.create(
+            app,
+            base_url=base_url,
+            base_domain=base_domain,
+            api_version=api_version,
+            timeout=timeout,
+            retry=retry,
+        )
+        self._auth = as_auth(credential)
+        self._owner = True
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is relative to, e.g. `https://myapp.azureiotcentral.com/api`."""
+        return self._core.base_url
+
+    @property
+    def api_version(self) -> str:
+        """The api-version sent with every request."""
+        return self._core.api_version
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default timeouts of this client."""
+        return self._core.timeout
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy of this client."""
+        return self._core.retry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, credential={self._auth!r})"
+
+    def _copy(self, timeout: Timeout | None, retry: RetryPolicy | int | None) -> Self:
+        clone = copy.copy(self)
+        clone._core = self._core.with_defaults(timeout=timeout, retry=retry)
+        clone._owner = False
+        return clone
+
+    @staticmethod
+    def _attempt_outcome(
+        core: _Core,
+        call: _Call,
+        context: CallContext,
+        error: BaseException | None,
+    ) -> CommandResult | CommandHistory:
+        """Map one attempt: an httpx error, a generated-parser failure, or a recorded response."""
+        if isinstance(error, httpx.HTTPError):
+            raise core.transport_error(call, error, context.response) from error
+        if context.response is None:
+            if error is not None:
+                raise error
+            raise RuntimeError("no HTTP response was recorded")  # pragma: no cover
+        return core.outcome(call, context.response)
+
+
+class IoTCentralClient(_BaseClient):
+    """Run commands on IoT Central devices and read their history (synchronous).
+
+    Args:
+        app: the application's subdomain: `myapp` for `https://myapp.azureiotcentral.com`.
+        credential: `ApiToken(...)`, `BearerToken(...)`, an azure-core TokenCredential (e.g.
+            azure-identity's `DefaultAzureCredential()`), or any `httpx.Auth`.
+        base_url: instead of `app`, the full API root (e.g. the simulator's
+            `http://127.0.0.1:8080/api`); https only, except to loopback.
+        base_domain: the domain under which `app` lives.
+        api_version: one of `SUPPORTED_API_VERSIONS`.
+        timeout: default timeouts (`Timeout`); run-command read timeouts always cover the
+            service-side waits.
+        retry: default retry policy (`RetryPolicy`), or a number of retries for the default policy.
+        transport: an httpx transport to send through (tests, in-process servers).
+
+    One client holds one pool of connections: create it once, use it from any number of threads,
+    and close it (or use it as a context manager).
+    """
+
+    def __init__(
+        self,
+        app: str | None = None,
+        *,
+        credential: object,
+        base_url: str | None = None,
+        base_domain: str = DEFAULT_BASE_DOMAIN,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            app,
+            credential=credential,
+            base_url=base_url,
+            base_domain=base_domain,
+            api_version=api_version,
+            timeout=timeout,
+            retry=retry,
+        )
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            raise InvalidArgumentError(
+                "transport must be an httpx.BaseTransport"
+                " (AsyncIoTCentralClient takes async transports)"
+            )
+        self._http = SyncHTTPClient(
+            auth=self._auth, event_hooks=SYNC_HOOKS, **self._core.httpx_options(transport)
+        )
+        self._api = GeneratedClient(base_url=self._core.base_url).set_httpx_client(self._http)
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | int | None = None
+    ) -> Self:
+        """A copy with other default timeouts or retry policy, sharing this client's pool.
+
+        Closing the copy does nothing; close the original when done.
+        """
+        return self._copy(timeout, retry)
+
+    def close(self) -> None:
+        """Close the connection pool (a copy from `with_options` leaves it open)."""
+        if self._owner:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def run_command(
+        self,
+        device_id: str,
+        command_name: str,
+        request: Any = None,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        connection_timeout: int | None = None,
+        response_timeout: int | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+    ) -> CommandResult:
+        """Run a command on a device, a component, a module, or a module's component.
+
+        Args:
+            device_id: the device.
+            command_name: the command, as named in the device template.
+            request: the JSON payload for the device (any JSON value; None sends none).
+            component: the component that defines the command, if any.
+            module: the IoT Edge module that defines the command, if any.
+            connection_timeout: seconds (0 to 30) the service waits for an offline device to
+                connect; the service's default is 0.
+            response_timeout: seconds (5 to 30) the service waits for the device's answer; the
+                service's default is 30.
+            timeout: timeouts for this call only.
+            retry: retry policy for this call only.
+
+        Returns:
+            The execution. A failure reported by the device (`response_code` >= 400) is a result,
+            not an exception: check `result.failed` or call `result.raise_for_response_code()`.
+
+        Raises:
+            InvalidArgumentError: an argument is out of range or empty (nothing was sent).
+            InvalidPayloadError: `request` is not JSON-serialisable (nothing was sent).
+            APIStatusError: the service answered with an error (a subclass per status).
+            MalformedResponseError: the answer could not be understood.
+            TransportError: no answer (`RequestNotSentError` or `RequestMaybeSentError`).
+        """
+        call = self._core.run_call(
+            device_id,
+            command_name,
+            request,
+            component=component,
+            module=module,
+            connection_timeout=connection_timeout,
+            response_timeout=response_timeout,
+            timeout=timeout,
+            retry=retry,
+        )
+        result = self._execute(call)
+        assert isinstance(result, CommandResult)
+        return result
+
+    def command_history(
+        self,
+        device_id: str,
+        command_name: str,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+    ) -> CommandHistory:
+        """The most recent execution(s) of a command (on a device, component, module, ...).
+
+        History reads are safe to repeat, so the default policy also retries 5xx and dropped
+        connections for them. Raises the same errors as `run_command`.
+        """
+        call = self._core.history_call(
+            device_id,
+            command_name,
+            component=component,
+            module=module,
+            timeout=timeout,
+            retry=retry,
+        )
+        result = self._execute(call)
+        assert isinstance(result, CommandHistory)
+        return result
+
+    def _execute(self, call: _Call) -> CommandResult | CommandHistory:
+        retries = 0
+        while True:
+            try:
+                return self._attempt(call)
+            except _RETRYABLE as error:
+                delay = self._core.retry_delay(call, error, retries)
+                if delay is None:
+                    raise
+                call.retry.sleep(delay)
+                retries += 1
+
+    def _attempt(self, call: _Call) -> CommandResult | CommandHistory:
+        if self._http.is_closed:
+            raise ClientClosedError("the client is closed")
+        context = call.context()
+        token = current_call.set(context)
+        error: BaseException | None = None
+        try:
+            call.operation.sync_detailed(client=self._api, **call.kwargs)
+        except (httpx.HTTPError, *_GENERATED_PARSE_ERRORS) as exc:
+            error = exc
+        finally:
+            current_call.reset(token)
+        return self._attempt_outcome(self._core, call, context, error)
+
+
+class AsyncIoTCentralClient(_BaseClient):
+    """Run commands on IoT Central devices and read their history (asyncio).
+
+    Same arguments and methods as `IoTCentralClient`, with `await`; `transport` takes an
+    `httpx.AsyncBaseTransport` (e.g. `httpx.ASGITransport(app=...)` for an in-process simulator).
+    Credentials with `async def get_token` are supported; sync ones run in a worker thread.
+    """
+
+    def __init__(
+        self,
+        app: str | None = None,
+        *,
+        credential: object,
+        base_url: str | None = None,
+        base_domain: str = DEFAULT_BASE_DOMAIN,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            app,
+            credential=credential,
+            base_url=base_url,
+            base_domain=base_domain,
+            api_version=api_version,
+            timeout=timeout,
+            retry=retry,
+        )
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise InvalidArgumentError(
+                "transport must be an httpx.AsyncBaseTransport (use IoTCentralClient for sync ones)"
+            )
+        self._http = AsyncHTTPClient(
+            auth=self._auth, event_hooks=ASYNC_HOOKS, **self._core.httpx_options(transport)
+        )
+        self._api = GeneratedClient(base_url=self._core.base_url).set_async_httpx_client(self._http)
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | int | None = None
+    ) -> Self:
+        """A copy with other default timeouts or retry policy, sharing this client's pool.
+
+        Closing the copy does nothing; close the original when done.
+        """
+        return self._copy(timeout, retry)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a copy from `with_options` leaves it open)."""
+        if self._owner:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def run_command(
+        self,
+        device_id: str,
+        command_name: str,
+        request: Any = None,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        connection_timeout: int | None = None,
+        response_timeout: int | None = None,
+        timeout: Timeout | None = None,  # noqa: ASYNC109 - HTTP timeouts, not a deadline
+        retry: RetryPolicy | int | None = None,
+    ) -> CommandResult:
+        """Run a command; see `IoTCentralClient.run_command`."""
+        call = self._core.run_call(
+            device_id,
+            command_name,
+            request,
+            component=component,
+            module=module,
+            connection_timeout=connection_timeout,
+            response_timeout=response_timeout,
+            timeout=timeout,
+            retry=retry,
+        )
+        result = await self._execute(call)
+        assert isinstance(result, CommandResult)
+        return result
+
+    async def command_history(
+        self,
+        device_id: str,
+        command_name: str,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        timeout: Timeout | None = None,  # noqa: ASYNC109 - HTTP timeouts, not a deadline
+        retry: RetryPolicy | int | None = None,
+    ) -> CommandHistory:
+        """Read a command's history; see `IoTCentralClient.command_history`."""
+        call = self._core.history_call(
+            device_id,
+            command_name,
+            component=component,
+            module=module,
+            timeout=timeout,
+            retry=retry,
+        )
+        result = await self._execute(call)
+        assert isinstance(result, CommandHistory)
+        return result
+
+    async def _execute(self, call: _Call) -> CommandResult | CommandHistory:
+        retries = 0
+        while True:
+            try:
+                return await self._attempt(call)
+            except _RETRYABLE as error:
+                delay = self._core.retry_delay(call, error, retries)
+                if delay is None:
+                    raise
+                await call.retry.async_sleep(delay)
+                retries += 1
+
+    async def _attempt(self, call: _Call) -> CommandResult | CommandHistory:
+        if self._http.is_closed:
+            raise ClientClosedError("the client is closed")
+        context = call.context()
+        token = current_call.set(context)
+        error: BaseException | None = None
+        try:
+            await call.operation.asyncio_detailed(client=self._api, **call.kwargs)
+        except (httpx.HTTPError, *_GENERATED_PARSE_ERRORS) as exc:
+            error = exc
+        finally:
+            current_call.reset(token)
+        return self._attempt_outcome(self._core, call, context, error)

@@ -1,0 +1,430 @@
+"""Every exception the client raises, in one tree.
+
+```
+IoTCentralError
+├── ValidationError                  a bad argument, raised before any I/O
+│   ├── InvalidArgumentError         (also ValueError) empty id, timeout out of range, http:// URL
+│   └── InvalidPayloadError          (also TypeError) the request payload is not JSON
+├── ClientClosedError                (also RuntimeError) the client was closed
+├── CredentialError                  the credential could not produce a token
+├── DeviceCommandFailedError         raised only by CommandResult.raise_for_response_code()
+├── APIError                         the service answered, but not with a result
+│   ├── APIStatusError               an error status (>= 400) with the error shape, or without it
+│   │   ├── BadRequestError          400
+│   │   ├── AuthenticationError      401
+│   │   ├── PermissionDeniedError    403
+│   │   ├── NotFoundError            404
+│   │   │   └── DeviceOfflineError   404 DeviceNotOnline: not connected within connection_timeout
+│   │   ├── PreconditionFailedError  412
+│   │   ├── UnsupportedMediaTypeError 415
+│   │   ├── UnprocessableEntityError 422
+│   │   ├── ThrottledError           429 (retry_after)
+│   │   ├── DeviceTimeoutError       504, 408 or code RequestTimeout: no answer in response_timeout
+│   │   └── ServerError              any other status >= 500
+│   │       └── ServiceUnavailableError 503 (retry_after)
+│   └── MalformedResponseError       not JSON, truncated, wrong shape, or an undocumented status
+└── TransportError                   no usable answer arrived
+    ├── RequestNotSentError          provably never reached the service (connect error or timeout)
+    └── RequestMaybeSentError        may have reached the service (read timeout, dropped connection)
+```
+
+`may_have_executed` on API and transport errors says whether a run-command request that failed this
+way may still have run on the device (always False for history reads).
+
+Exception text never contains the Authorization header or a token: messages taken from the wire pass
+through `redact()`, which removes the request's own credential wherever it appears.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from ._models import CommandResult
+
+__all__ = [
+    "APIError",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "CredentialError",
+    "DeviceCommandFailedError",
+    "DeviceOfflineError",
+    "DeviceTimeoutError",
+    "InvalidArgumentError",
+    "InvalidPayloadError",
+    "IoTCentralError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "RequestMaybeSentError",
+    "RequestNotSentError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "ThrottledError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+]
+
+_EXCERPT = 200
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str, request: httpx.Request | None) -> str:
+    """Remove the request's Authorization value (and the token inside it) from `text`."""
+    if request is None:
+        return text
+    value = request.headers.get("authorization")
+    if not value:
+        return text
+    secrets = {value}
+    scheme, _, token = value.partition(" ")
+    if token and scheme.lower() in ("bearer", "sharedaccesssignature"):
+        secrets.add(token)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
+    """A short, printable, redacted quote of a response body."""
+    if not content:
+        return "<empty body>"
+    text = content[: _EXCERPT * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    if len(text) > _EXCERPT or len(content) > _EXCERPT * 4:
+        text = text[:_EXCERPT] + "..."
+    return repr(redact(text, request))
+
+
+class IoTCentralError(Exception):
+    """Base class of every exception raised by iotcentral."""
+
+
+class ValidationError(IoTCentralError):
+    """An argument was rejected before any request was sent."""
+
+
+class InvalidArgumentError(ValidationError, ValueError):
+    """An argument has a wrong value: an empty id, a timeout out of range, an insecure URL, ..."""
+
+
+class InvalidPayloadError(ValidationError, TypeError):
+    """The command's request payload cannot be sent as JSON."""
+
+
+class ClientClosedError(IoTCentralError, RuntimeError):
+    """The client (or the client it was copied from) has been closed."""
+
+
+class CredentialError(IoTCentralError):
+    """The credential failed to produce a usable token; nothing was sent."""
+
+
+class DeviceCommandFailedError(IoTCentralError):
+    """The device answered the command with a failure status (`response_code` >= 400).
+
+    Raised only by `CommandResult.raise_for_response_code()`: a device-reported failure is a
+    successful HTTP call, so `run_command()` itself returns it as a result.
+    """
+
+    def __init__(self, result: CommandResult) -> None:
+        self.result = result
+        self.response_code = result.response_code
+        super().__init__(
+            f"the device answered with response code {result.response_code}"
+            f" (command id {result.id or 'unknown'})"
+        )
+
+
+class APIError(IoTCentralError):
+    """The service answered, but the answer is not a result.
+
+    Attributes:
+        request: the request that was sent (its Authorization header is never printed).
+        response: the raw HTTP response.
+        status_code: the HTTP status.
+        message: a human-readable explanation (redacted).
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        self.response = response
+        self.request = response.request
+        self.status_code = response.status_code
+        self.message = redact(message, self.request)
+        super().__init__(self.message)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers."""
+        return self.response.headers
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The `x-ms-client-request-id` this client sent (the same across retries of one call)."""
+        return _str_or_none(self.request.headers.get("x-ms-client-request-id"))
+
+    @property
+    def may_have_executed(self) -> bool:
+        """True when a run-command request that failed this way may have run on the device."""
+        return self.request.method == "POST" and (
+            self.status_code >= 500 or self.status_code < 400 or self.status_code == 408
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+
+
+class APIStatusError(APIError):
+    """The service answered with an error status (>= 400).
+
+    Attributes:
+        code: the service's error code (body `error.code`, else the `x-ms-error-code` header).
+        request_id: the service's correlation id (body `error.requestId`, else `x-ms-request-id`).
+        time: when the service says the error happened, if it said so in a readable form.
+        retry_after: seconds the service asked us to wait (`Retry-After`), if it did.
+        body: the parsed JSON body, or None when the body was not JSON.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        code: str | None = None,
+        request_id: str | None = None,
+        time: datetime | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, response=response)
+        self.code = code
+        self.request_id = request_id
+        self.time = time
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status_code}{code}: {self.message}{rid}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the service rejected the request (missing or invalid api-version, invalid JSON)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, expired, or not valid for this app."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token's role does not allow this operation."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the app, device, component, module or command does not exist."""
+
+
+class DeviceOfflineError(NotFoundError):
+    """404 DeviceNotOnline: the device did not connect within `connection_timeout`; nothing ran."""
+
+
+class PreconditionFailedError(APIStatusError):
+    """412: a precondition of the request failed."""
+
+
+class UnsupportedMediaTypeError(APIStatusError):
+    """415: the request body was not sent as application/json."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request body failed the service's validation."""
+
+
+class ThrottledError(APIStatusError):
+    """429: too many requests (20 per second per app); the command did not run.
+
+    `retry_after` holds the seconds the service asked to wait, when it said.
+    """
+
+
+class DeviceTimeoutError(APIStatusError):
+    """The device did not answer within `response_timeout` (504, 408 or code RequestTimeout).
+
+    The command may have run on the device: it is never re-sent automatically.
+    """
+
+    @property
+    def may_have_executed(self) -> bool:
+        """A run-command request that timed out on the device may have run."""
+        return self.request.method == "POST"
+
+
+class ServerError(APIStatusError):
+    """A status >= 500: the service failed. A command may still have run."""
+
+
+class ServiceUnavailableError(ServerError):
+    """503: the service is unavailable for now; `retry_after` says for how long, if it said."""
+
+
+class MalformedResponseError(APIError):
+    """An unusable answer: not JSON, truncated, of the wrong shape, or an undocumented status.
+
+    For a run-command request this usually means the command was accepted (and may have run).
+    """
+
+
+class TransportError(IoTCentralError):
+    """No usable answer arrived: the connection failed, timed out or was dropped.
+
+    Attributes:
+        request: the request that was being sent.
+        cause: the underlying httpx exception (also chained as `__cause__`).
+    """
+
+    def __init__(self, message: str, *, request: httpx.Request, cause: Exception) -> None:
+        self.request = request
+        self.cause = cause
+        self.message = redact(message, request)
+        super().__init__(self.message)
+
+    @property
+    def may_have_executed(self) -> bool:
+        """True when a run-command request that failed this way may have run on the device."""
+        return False
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The `x-ms-client-request-id` this client sent (the same across retries of one call)."""
+        return _str_or_none(self.request.headers.get("x-ms-client-request-id"))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(message={self.message!r})"
+
+
+class RequestNotSentError(TransportError):
+    """The request provably never reached the service (connection refused, connect timeout)."""
+
+
+class RequestMaybeSentError(TransportError):
+    """The request may have reached the service (read timeout, connection dropped mid-answer)."""
+
+    @property
+    def may_have_executed(self) -> bool:
+        """A run-command request that may have been sent may have run."""
+        return self.request.method == "POST"
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: DeviceTimeoutError,
+    412: PreconditionFailedError,
+    415: UnsupportedMediaTypeError,
+    422: UnprocessableEntityError,
+    429: ThrottledError,
+    503: ServiceUnavailableError,
+    504: DeviceTimeoutError,
+}
+
+_CODE_CLASSES: dict[str, type[APIStatusError]] = {
+    "devicenotonline": DeviceOfflineError,
+    "requesttimeout": DeviceTimeoutError,
+}
+
+
+def status_error_class(status_code: int, code: str | None) -> type[APIStatusError]:
+    """The exception class for an error status and the service's error code (codes win)."""
+    by_code = _CODE_CLASSES.get((code or "").lower())
+    if by_code is not None:
+        return by_code
+    by_status = _STATUS_CLASSES.get(status_code)
+    if by_status is not None:
+        return by_status
+    return ServerError if status_code >= 500 else APIStatusError
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _str_or_none(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def make_status_error(response: httpx.Response, *, retry_after: float | None) -> APIStatusError:
+    """Build the typed error for an error status, whatever its body holds.
+
+    A body of the documented shape `{"error": {"code", "message", "requestId"?, "time"?}}` fills the
+    fields; any other body (HTML from a proxy, empty, truncated JSON) still yields the class of the
+    status, with the `x-ms-error-code` header as code and a quote of the body as message.
+    """
+    status = response.status_code
+    body: Any = None
+    details: dict[str, Any] | None = None
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        details = body["error"]
+    header_code = _str_or_none(response.headers.get("x-ms-error-code"))
+    header_rid = _str_or_none(response.headers.get("x-ms-request-id"))
+    if details is not None:
+        code = _str_or_none(details.get("code")) or header_code
+        message = _str_or_none(details.get("message"))
+        request_id = _str_or_none(details.get("requestId")) or header_rid
+        when = _parse_time(details.get("time"))
+    else:
+        code, message, request_id, when = header_code, None, header_rid, None
+    if message is None:
+        reason = response.reason_phrase or "error"
+        if details is None:
+            content_type = response.headers.get("content-type", "no content type")
+            message = (
+                f"{reason}; the body is not the documented error shape"
+                f" ({content_type}): {excerpt(response.content, response.request)}"
+            )
+        else:
+            message = reason
+    cls = status_error_class(status, code)
+    return cls(
+        message,
+        response=response,
+        code=code,
+        request_id=request_id,
+        time=when,
+        retry_after=retry_after,
+        body=body,
+    )
