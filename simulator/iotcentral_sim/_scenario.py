@@ -159,7 +159,9 @@ class Scenario:
         if not isinstance(data, Mapping):
             raise ScenarioError("scenario: expected a mapping with 'devices' (and 'tokens')")
         _check_keys(data, {"devices", "tokens", "name"}, "scenario")
-        devices_raw = data.get("devices") or {}
+        devices_raw = data.get("devices")
+        if devices_raw is None:
+            devices_raw = {}
         if not isinstance(devices_raw, Mapping):
             raise ScenarioError("devices: expected a mapping of device id to device")
         devices = {
