@@ -212,7 +212,8 @@ def serve(
     for line in _auth_lines(simulator):
         echo(line)
     limit = f"{simulator.rate_limit:g} requests/s" if simulator.rate_limit else "off"
-    echo(f"  throttling: {limit}; time scale: {time_scale:g}; control API: {url[:-4]}/_sim")
+    control = _base_url(host, bound_port, "/_sim")
+    echo(f"  throttling: {limit}; time scale: {time_scale:g}; control API: {control}")
     echo("Press Ctrl-C to stop.")
     try:
         server.run(sockets=[sock])

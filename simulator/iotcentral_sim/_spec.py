@@ -199,7 +199,14 @@ class SpecBinding:
         request = self._request(method, raw_path, QueryParams(), headers, body)
         for error in self._body.iter_errors(request):
             raise _body_error(error)
-        return json.loads(body)
+        try:
+            return json.loads(body, parse_constant=_reject_constant)
+        except ValueError as exc:  # NaN / Infinity: not JSON, and not re-serialisable as JSON
+            raise SimError(400, "InvalidJson", "The request body is not valid JSON.") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _body_error(error: Exception) -> SimError:

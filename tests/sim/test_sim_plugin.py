@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -214,3 +216,11 @@ def test_importing_the_plugin_does_not_import_the_simulator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_readme_plugin_example_runs(pytester: pytest.Pytester) -> None:
+    readme = Path(__file__).resolve().parents[2] / "simulator" / "README.md"
+    section = readme.read_text(encoding="utf-8").split("## Testing your own code", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme=example)
+    run_isolated(pytester).assert_outcomes(passed=2)

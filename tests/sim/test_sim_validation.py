@@ -95,7 +95,9 @@ async def test_integral_float_timeouts_are_accepted(client: httpx.AsyncClient) -
     assert response.json()["responseTimeout"] == 5
 
 
-@pytest.mark.parametrize("content", [b"{", b"not json", b'{"request": }', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content", [b"{", b"not json", b'{"request": }', b"\xff\xfe", b'{"request": NaN}']
+)
 async def test_body_that_is_not_json_is_400(client: httpx.AsyncClient, content: bytes) -> None:
     response = await client.post(RUN, content=content, headers=_JSON)
     assert response.status_code == 400
