@@ -1,0 +1,198 @@
+"""The installed `iotcentral` script in a subprocess, and `iotcentral simulator serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import iotcentral_sim
+import pytest
+import typer
+from iotcentral_sim import DEFAULT_API_TOKEN
+from typer.testing import CliRunner
+
+SCRIPT = Path(sys.executable).with_name("iotcentral")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOTC_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_script(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(**env),
+        check=False,
+    )
+
+
+def test_the_installed_script_runs_the_seed_example() -> None:
+    result = run_script(
+        "command", "run", "mx1", "CoolDown", "--request", '{"tempVal": 30}', "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["request"] == {"tempVal": 30}
+    assert document["response"] == {"tempVal": 30}
+    assert document["responseCode"] == 200
+    assert "using the embedded simulator" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("command", "run", "mx1", "SetMode"), 1),
+        (("command", "run", "mx1", "CoolDown", "--response-timeout", "99"), 2),
+        (("command", "run", "ghost", "CoolDown"), 3),
+    ],
+)
+def test_the_installed_script_exit_codes(args: tuple[str, ...], code: int) -> None:
+    result = run_script(*args)
+    assert result.returncode == code
+    assert "Traceback" not in result.stderr
+
+
+def test_the_installed_script_exit_code_4_without_a_traceback() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_script(
+        "command", "history", "mx1", "CoolDown", "--max-retries", "0",
+        IOTC_BASE_URL=f"http://127.0.0.1:{port}/api", IOTC_API_TOKEN=DEFAULT_API_TOKEN,
+    )  # fmt: skip
+    assert result.returncode == 4
+    assert result.stderr.startswith("error: could not reach the service")
+    assert "Traceback" not in result.stderr
+
+
+def test_simulator_serve_in_a_subprocess_answers_the_client() -> None:
+    server = subprocess.Popen(
+        [str(SCRIPT), "simulator", "serve", "--port", "0", "--time-scale", "0.001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert "listening on http://127.0.0.1:" in first
+        url = first.rsplit(" ", 1)[1].strip()
+        result = run_script(
+            "command", "run", "thermostat1", "reboot", "-r", '{"delay": 0}', "--json",
+            IOTC_BASE_URL=url, IOTC_API_TOKEN=DEFAULT_API_TOKEN,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["response"] == {"delay": 0}
+        assert "embedded" not in result.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "Simulator stopped." in out
+    assert "Traceback" not in err
+
+
+# -- serve options, in process (iotcentral_sim.serve replaced by a recorder) ------------------
+
+
+@pytest.fixture
+def served_with(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def fake_serve(**kwargs: Any) -> None:
+        calls.append(kwargs)
+        kwargs["echo"]("listening")
+
+    monkeypatch.setattr(iotcentral_sim, "serve", fake_serve)
+    return calls
+
+
+def test_serve_defaults(app: typer.Typer, served_with: list[dict[str, Any]]) -> None:
+    result = CliRunner().invoke(app, ["simulator", "serve"])
+    assert result.exit_code == 0
+    assert result.stdout == "listening\n"
+    (call,) = served_with
+    assert {k: v for k, v in call.items() if k != "echo"} == {
+        "host": "127.0.0.1",
+        "port": 8080,
+        "scenario_path": None,
+        "rate_limit": 20.0,
+        "api_tokens": (),
+        "time_scale": 1.0,
+    }
+
+
+def test_serve_options(app: typer.Typer, served_with: list[dict[str, Any]], tmp_path: Path) -> None:
+    scenario = tmp_path / "plant.yaml"
+    scenario.write_text("devices: {pump1: {commands: {Start: echo}}}\n", encoding="utf-8")
+    args = [
+        "simulator", "serve", "--host", "::1", "--port", "0", "--scenario", str(scenario),
+        "--rate-limit", "0", "--api-token", "tok-a", "--api-token", "tok-b", "--time-scale", "0.5",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (call,) = served_with
+    assert call["host"] == "::1"
+    assert call["port"] == 0
+    assert call["scenario_path"] == str(scenario)
+    assert call["rate_limit"] is None  # 0 disables throttling
+    assert call["api_tokens"] == ("tok-a", "tok-b")
+    assert call["time_scale"] == 0.5
+    assert "warning" not in result.stderr
+
+
+def test_serve_warns_off_loopback(app: typer.Typer, served_with: list[dict[str, Any]]) -> None:
+    result = CliRunner().invoke(app, ["simulator", "serve", "--host", "0.0.0.0"])  # noqa: S104
+    assert result.exit_code == 0
+    assert result.stderr.startswith("warning: serving on 0.0.0.0")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "70000"],
+        ["--rate-limit", "-1"],
+        ["--time-scale", "-2"],
+        ["--scenario", "/nonexistent.yaml"],
+    ],
+)
+def test_serve_bad_options_exit_2(
+    app: typer.Typer, served_with: list[dict[str, Any]], args: list[str]
+) -> None:
+    result = CliRunner().invoke(app, ["simulator", "serve", *args])
+    assert result.exit_code == 2
+    assert served_with == []
+
+
+def test_serve_bad_scenario_is_one_line(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("devices: {pump1: {colour: blue}}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["simulator", "serve", "--scenario", str(scenario)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --scenario: ")
+    assert "colour" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_serve_on_a_busy_port_is_one_line(app: typer.Typer) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["simulator", "serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
+    assert "Traceback" not in result.output
