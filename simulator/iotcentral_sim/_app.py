@@ -64,7 +64,7 @@ _HTML_PAGE = (
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class CommandKey:
     """Identifies a command target: device, optional module, optional component, command name."""
 
@@ -72,6 +72,10 @@ class CommandKey:
     command_name: str
     component: str | None = None
     module: str | None = None
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        """A total order (device, module, component, command; absent parts first)."""
+        return (self.device_id, self.module or "", self.component or "", self.command_name)
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,9 @@ class Simulator:
     (its bearer tokens stay); ``None`` keeps the scenario's tokens. ``rate_limit``: requests per
     second per application, burst of the same size; ``None`` or ``0`` disables throttling.
     ``time_scale``: multiplies every simulated wait (``0.001`` turns 30 s into 30 ms; ``0`` skips
-    waits). ``clock``: the real-time clock used by throttling (default ``time.monotonic``; tests
-    may pass a fake). ``spec_file``: another copy of the spec (default: the packaged one).
+    waits). ``clock``: the real-time clock used by throttling and ``connects_after`` (default
+    ``time.monotonic``; tests may pass a fake). ``spec_file``: another copy of the spec
+    (default: the packaged one).
 
     ``app`` is the ASGI application: the command operations under ``/api/...`` and a control API
     under ``/_sim/...`` (reset, faults, executions).
@@ -537,7 +542,7 @@ class Simulator:
                 "command_name": key.command_name,
                 "count": count,
             }
-            for key, count in sorted(self.executions().items())
+            for key, count in sorted(self.executions().items(), key=lambda kv: kv[0].sort_key())
         ]
         return JSONResponse({"executions": items})
 

@@ -6,8 +6,8 @@ import json
 
 import httpx
 import pytest
-from iotcentral_sim import FAULT_KINDS, ConnectionDropped, Simulator
-from sim_helpers import SleepRecorder, assert_conforms, error_code
+from iotcentral_sim import FAULT_KINDS, ConnectionDropped, Scenario, Simulator
+from sim_helpers import SleepRecorder, asgi_client, assert_conforms, error_code
 
 RUN = "/devices/mx1/commands/CoolDown"
 
@@ -266,3 +266,34 @@ async def test_control_api_manages_faults_counters_and_reset(
     assert (await client.post(f"{root}/reset")).status_code == 204
     assert count(sim) == 0
     assert (await client.get(f"{root}/executions")).json() == {"executions": []}
+
+
+async def test_control_api_lists_same_named_commands_on_every_target() -> None:
+    scenario = Scenario.from_dict(
+        {
+            "devices": {
+                "d": {
+                    "commands": {"Go": "echo"},
+                    "components": {"c": {"commands": {"Go": "echo"}}},
+                    "modules": {"m": {"commands": {"Go": "echo"}}},
+                }
+            }
+        }
+    )
+    sim = Simulator(scenario, rate_limit=None)
+    async with asgi_client(sim) as c:
+        for path in [
+            "/devices/d/commands/Go",
+            "/devices/d/components/c/commands/Go",
+            "/devices/d/modules/m/commands/Go",
+        ]:
+            assert (await c.post(path, json={})).status_code == 201
+        listed = (await c.get("http://sim/_sim/executions")).json()["executions"]
+    assert [(e["module"], e["component"], e["count"]) for e in listed] == [
+        (None, None, 1),
+        (None, "c", 1),
+        ("m", None, 1),
+    ]
+    assert sim.execution_count("d", "Go", component="c") == 1
+    assert sim.execution_count("d", "Go", module="m") == 1
+    assert sim.execution_count("d", "Go", component="c", module="m") == 0

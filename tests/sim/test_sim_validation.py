@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from iotcentral_sim import Simulator
+from iotcentral_sim import Scenario, Simulator
 from sim_helpers import SPEC_FILE, asgi_client, assert_conforms, error_code, run_path
 
 RUN = "/devices/mx1/commands/CoolDown"
@@ -188,3 +188,17 @@ async def test_readonly_fields_in_the_request_are_ignored(client: httpx.AsyncCli
     assert response.json()["id"] != "mine"
     assert "response" not in response.json()
     assert response.json()["responseCode"] == 200
+
+
+def test_spec_is_found_in_the_package_first_then_in_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iotcentral_sim import _spec
+
+    assert _spec.spec_path() == SPEC_FILE  # a checkout has no packaged copy
+    packaged = tmp_path / "_spec" / "iotcentral.yaml"
+    packaged.parent.mkdir()
+    packaged.write_text(SPEC_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(_spec.importlib.resources, "files", lambda package: tmp_path)
+    assert _spec.spec_path() == packaged
+    assert Simulator(Scenario()).spec.path == packaged
