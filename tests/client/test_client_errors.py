@@ -22,6 +22,9 @@ from iotcentral_sim import DEFAULT_API_TOKEN, DEFAULT_VIEWER_TOKEN, Simulator
         (404, "DeviceNotFound", ic.NotFoundError),
         (404, "CommandNotFound", ic.NotFoundError),
         (404, "DeviceNotOnline", ic.DeviceOfflineError),
+        (400, "DeviceNotOnline", ic.BadRequestError),  # only a 404 means "offline"
+        (500, "RequestTimeout", ic.DeviceTimeoutError),  # the code wins at any status
+        (404, "requesttimeout", ic.DeviceTimeoutError),
         (408, "RequestTimeout", ic.DeviceTimeoutError),
         (409, "Conflict", ic.APIStatusError),
         (412, "PreconditionFailed", ic.PreconditionFailedError),
@@ -55,7 +58,7 @@ def test_status_and_code_map_to_classes(status: int, code: str, cls: type[Except
 
 
 def test_error_fields_fall_back_to_headers_and_parse_time() -> None:
-    body = {"error": {"code": "", "message": "m", "time": "Sat, 28 Nov 2026 12:00:00 GMT"}}
+    body = {"error": {"message": "m", "time": "Sat, 28 Nov 2026 12:00:00 GMT"}}
     response = httpx.Response(
         404, json=body, headers={"x-ms-error-code": "DeviceNotFound", "x-ms-request-id": "r9"}
     )
@@ -65,6 +68,15 @@ def test_error_fields_fall_back_to_headers_and_parse_time() -> None:
     assert info.value.request_id == "r9"
     assert info.value.time == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert info.value.body == body
+
+
+def test_empty_strings_from_the_service_are_kept() -> None:
+    body = {"error": {"code": "", "message": "", "requestId": ""}}
+    response = httpx.Response(400, json=body, headers={"x-ms-error-code": "Hdr"})
+    with Script(response).client() as client, pytest.raises(ic.BadRequestError) as info:
+        client.run_command("mx1", "CoolDown")
+    assert (info.value.code, info.value.message, info.value.request_id) == ("", "", "")
+    assert str(info.value) == "HTTP 400: Bad Request"
 
 
 def test_retry_after_is_parsed_onto_the_error() -> None:

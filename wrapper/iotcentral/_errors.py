@@ -217,7 +217,8 @@ class APIStatusError(APIError):
     def __str__(self) -> str:
         code = f" {self.code}" if self.code else ""
         rid = f" (request id {self.request_id})" if self.request_id else ""
-        return f"HTTP {self.status_code}{code}: {self.message}{rid}"
+        message = self.message or self.response.reason_phrase or "error"
+        return f"HTTP {self.status_code}{code}: {message}{rid}"
 
     def __repr__(self) -> str:
         return (
@@ -347,17 +348,18 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     504: DeviceTimeoutError,
 }
 
-_CODE_CLASSES: dict[str, type[APIStatusError]] = {
-    "devicenotonline": DeviceOfflineError,
-    "requesttimeout": DeviceTimeoutError,
-}
-
 
 def status_error_class(status_code: int, code: str | None) -> type[APIStatusError]:
-    """The exception class for an error status and the service's error code (codes win)."""
-    by_code = _CODE_CLASSES.get((code or "").lower())
-    if by_code is not None:
-        return by_code
+    """The exception class for an error status and the service's error code.
+
+    Code RequestTimeout means a device timeout at any status; DeviceNotOnline refines a 404 (only:
+    DeviceOfflineError is a NotFoundError); otherwise the status decides.
+    """
+    normalised = (code or "").lower()
+    if normalised == "requesttimeout":
+        return DeviceTimeoutError
+    if normalised == "devicenotonline" and status_code == 404:
+        return DeviceOfflineError
     by_status = _STATUS_CLASSES.get(status_code)
     if by_status is not None:
         return by_status
@@ -375,6 +377,10 @@ def _parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _str_or_none(value: object) -> str | None:
@@ -402,9 +408,12 @@ def make_status_error(response: httpx.Response, *, retry_after: float | None) ->
     header_code = _str_or_none(response.headers.get("x-ms-error-code"))
     header_rid = _str_or_none(response.headers.get("x-ms-request-id"))
     if details is not None:
-        code = _str_or_none(details.get("code")) or header_code
-        message = _str_or_none(details.get("message"))
-        request_id = _str_or_none(details.get("requestId")) or header_rid
+        # Strings are kept exactly as the service sent them, empty ones included.
+        code = _str(details.get("code"))
+        code = header_code if code is None else code
+        message = _str(details.get("message"))
+        request_id = _str(details.get("requestId"))
+        request_id = header_rid if request_id is None else request_id
         when = _parse_time(details.get("time"))
     else:
         code, message, request_id, when = header_code, None, header_rid, None
