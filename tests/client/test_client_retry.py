@@ -9,6 +9,8 @@ import httpx
 import iotcentral as ic
 import pytest
 from client_helpers import FakeClock, Script, Sleeps, command_json, error_json, history_json
+from hypothesis import given
+from hypothesis import strategies as st
 from iotcentral_sim import DEFAULT_API_TOKEN, Simulator, SimulatorServer
 
 CONNECT = httpx.ConnectError("connection refused")
@@ -415,3 +417,21 @@ def test_simulator_connection_refused_is_retried_then_raised(sleeps: Sleeps) -> 
 
 
 Step = httpx.Response | Exception
+
+
+@given(
+    status=st.integers(min_value=400, max_value=599),
+    code=st.sampled_from(["", "X", "RequestTimeout", "DeviceNotOnline", "TooManyRequests"]),
+)
+def test_property_the_default_never_resends_a_post_unless_429(status: int, code: str) -> None:
+    request = httpx.Request("POST", "https://a.azureiotcentral.com/api/devices/d/commands/c")
+    response = httpx.Response(
+        status, json={"error": {"code": code, "message": "m"}}, request=request
+    )
+    from iotcentral._errors import make_status_error
+
+    error = make_status_error(response, retry_after=None)
+    retried = ic.RetryPolicy().decide(error, 0) is not None
+    assert retried is (status == 429 and code != "RequestTimeout")
+    if error.may_have_executed:
+        assert not retried

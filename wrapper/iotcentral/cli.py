@@ -21,6 +21,7 @@ typer and rich are imported only when the command line runs, so `import iotcentr
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import sys
@@ -167,10 +168,10 @@ def _credential(conn: Connection) -> object:
         return BearerToken(conn.bearer_token)
     if conn.azure:
         try:
-            from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
+            identity = importlib.import_module("azure.identity")  # the optional `azure` extra
         except ImportError:
             raise UsageError(_INSTALL_AZURE) from None
-        return TokenCredentialAuth(DefaultAzureCredential())
+        return TokenCredentialAuth(identity.DefaultAzureCredential())
     raise UsageError(
         "no credentials: set IOTC_API_TOKEN (or --api-token), IOTC_BEARER_TOKEN"
         " (or --bearer-token), or pass --azure"
