@@ -34,6 +34,9 @@ AZURE_SCOPE = "https://apps.azureiotcentral.com/.default"
 #: What the service assumes when a command omits connectionTimeout / responseTimeout.
 SERVICE_DEFAULT_CONNECTION_TIMEOUT = 0
 SERVICE_DEFAULT_RESPONSE_TIMEOUT = 30
+# The generator drops minimum/maximum, and the wrapper does not ship the spec, so the bounds are
+# stated here once; contract_tests/test_client_properties.py reads them from spec/iotcentral.yaml
+# and fails if these ever disagree with it.
 CONNECTION_TIMEOUT_RANGE = (0, 30)
 RESPONSE_TIMEOUT_RANGE = (5, 30)
 
