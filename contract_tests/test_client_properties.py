@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iotcentral import ApiToken, AsyncIoTCentralClient, IoTCentralClient
 
+from contract_tests._broken import Receive, Scope, Send
 from contract_tests._spec import instances_of, json_values, property_bounds
 
 pytestmark = pytest.mark.simulator_only
@@ -76,10 +77,6 @@ def test_timeout_accepted_exactly_when_the_spec_allows_it(
 
 
 # -- (c) ids --------------------------------------------------------------------------------
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class PathRecorder:

@@ -11,21 +11,18 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from contract_tests._broken import ASGIApp, Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def recording(app: ASGIApp, paths: list[str]) -> ASGIApp:
-    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             paths.append(scope["raw_path"].decode("ascii"))
         await app(scope, receive, send)

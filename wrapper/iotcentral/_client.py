@@ -460,6 +460,15 @@ class _BaseClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, credential={self._auth!r})"
 
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | int | None = None
+    ) -> Self:
+        """A copy with other default timeouts or retry policy, sharing this client's pool.
+
+        Closing the copy does nothing; close the original when done.
+        """
+        return self._copy(timeout, retry)
+
     def _copy(self, timeout: Timeout | None, retry: RetryPolicy | int | None) -> Self:
         clone = copy.copy(self)
         clone._core = self._core.with_defaults(timeout=timeout, retry=retry)
@@ -533,15 +542,6 @@ class IoTCentralClient(_BaseClient):
             auth=self._auth, event_hooks=SYNC_HOOKS, **self._core.httpx_options(transport)
         )
         self._api = GeneratedClient(base_url=self._core.base_url).set_httpx_client(self._http)
-
-    def with_options(
-        self, *, timeout: Timeout | None = None, retry: RetryPolicy | int | None = None
-    ) -> Self:
-        """A copy with other default timeouts or retry policy, sharing this client's pool.
-
-        Closing the copy does nothing; close the original when done.
-        """
-        return self._copy(timeout, retry)
 
     def close(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
@@ -704,15 +704,6 @@ class AsyncIoTCentralClient(_BaseClient):
             auth=self._auth, event_hooks=ASYNC_HOOKS, **self._core.httpx_options(transport)
         )
         self._api = GeneratedClient(base_url=self._core.base_url).set_async_httpx_client(self._http)
-
-    def with_options(
-        self, *, timeout: Timeout | None = None, retry: RetryPolicy | int | None = None
-    ) -> Self:
-        """A copy with other default timeouts or retry policy, sharing this client's pool.
-
-        Closing the copy does nothing; close the original when done.
-        """
-        return self._copy(timeout, retry)
 
     async def aclose(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
