@@ -32,7 +32,8 @@ IoTCentralError
 way may still have run on the device (always False for history reads).
 
 Exception text never contains the Authorization header or a token: messages taken from the wire pass
-through `redact()`, which removes the request's own credential wherever it appears.
+through `redact_request()` (in `_redact`), which removes the request's own credential
+wherever it appears.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from ._redact import redact_request
 
 if TYPE_CHECKING:
     from ._models import CommandResult
@@ -76,24 +79,6 @@ __all__ = [
 ]
 
 _EXCERPT = 200
-REDACTED = "[REDACTED]"
-
-
-def redact(text: str, request: httpx.Request | None) -> str:
-    """Remove the request's Authorization value (and the token inside it) from `text`."""
-    if request is None:
-        return text
-    value = request.headers.get("authorization")
-    if not value:
-        return text
-    secrets = {value}
-    scheme, _, token = value.partition(" ")
-    if token and scheme.lower() in ("bearer", "sharedaccesssignature"):
-        secrets.add(token)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
@@ -104,7 +89,7 @@ def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
     text = " ".join(text.split())
     if len(text) > _EXCERPT or len(content) > _EXCERPT * 4:
         text = text[:_EXCERPT] + "..."
-    return repr(redact(text, request))
+    return repr(redact_request(text, request))
 
 
 class IoTCentralError(Exception):
@@ -161,7 +146,7 @@ class APIError(IoTCentralError):
         self.response = response
         self.request = response.request
         self.status_code = response.status_code
-        self.message = redact(message, self.request)
+        self.message = redact_request(message, self.request)
         super().__init__(self.message)
 
     @property
@@ -304,7 +289,7 @@ class TransportError(IoTCentralError):
     def __init__(self, message: str, *, request: httpx.Request, cause: Exception) -> None:
         self.request = request
         self.cause = cause
-        self.message = redact(message, request)
+        self.message = redact_request(message, request)
         super().__init__(self.message)
 
     @property

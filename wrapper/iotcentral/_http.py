@@ -18,14 +18,12 @@ from typing import Any
 
 import httpx
 
-from ._errors import REDACTED
 from ._paths import protect_dot_segments
+from ._redact import redacted_headers
 
 __all__ = ["AsyncHTTPClient", "CallContext", "SyncHTTPClient", "current_call"]
 
 logger = logging.getLogger("iotcentral")
-
-SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 @dataclass
@@ -50,11 +48,6 @@ def _prepare(url: httpx.URL | str, kwargs: dict[str, Any]) -> httpx.URL | str:
         headers["x-ms-client-request-id"] = call.client_request_id
         kwargs["headers"] = headers
     return url
-
-
-def redacted_headers(headers: httpx.Headers) -> dict[str, str]:
-    """Headers for a log line, with credentials replaced by a marker."""
-    return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in headers.items()}
 
 
 def log_request(request: httpx.Request) -> None:

@@ -41,6 +41,7 @@ from ._errors import (
     ValidationError,
 )
 from ._models import CommandHistory, CommandResult
+from ._redact import redact, secrets_in
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -106,22 +107,11 @@ class Connection:
 
     def __post_init__(self) -> None:
         for value in (self.api_token, self.bearer_token):
-            if value:
-                self.secrets.append(value)
-                _, _, token = value.strip().partition(" ")
-                if len(token.strip()) >= 4:
-                    self.secrets.append(token.strip())
-
-
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return text
+            self.secrets.extend(secrets_in(value))
 
 
 def _err(message: str, secrets: Sequence[str] = ()) -> None:
-    line = " ".join(_redact(message, secrets).split())
+    line = " ".join(redact(message, secrets).split())
     print(line, file=sys.stderr, flush=True)
 
 
