@@ -248,7 +248,7 @@ def test_a_refused_unsafe_retry_says_why(sleeps: Sleeps, caplog: pytest.LogCaptu
 
 
 def _error(status: int, method: str, **headers: str) -> ic.APIStatusError:
-    from iotcentral._errors import make_status_error
+    from iotcentral._responses import make_status_error
 
     request = httpx.Request(method, "https://a.azureiotcentral.com/api/x")
     response = httpx.Response(status, headers=headers, request=request)
@@ -428,7 +428,7 @@ def test_property_the_default_never_resends_a_post_unless_429(status: int, code:
     response = httpx.Response(
         status, json={"error": {"code": code, "message": "m"}}, request=request
     )
-    from iotcentral._errors import make_status_error
+    from iotcentral._responses import make_status_error
 
     error = make_status_error(response, retry_after=None)
     retried = ic.RetryPolicy().decide(error, 0) is not None

@@ -188,7 +188,7 @@ async def test_async_missing_api_version_maps_to_bad_request(sim: Simulator) -> 
             json={},
             headers={"authorization": DEFAULT_API_TOKEN},
         )
-    from iotcentral._errors import make_status_error
+    from iotcentral._responses import make_status_error
 
     error = make_status_error(response, retry_after=None)
     assert isinstance(error, ic.BadRequestError)

@@ -1,9 +1,10 @@
 """The clients: one sans-I/O core, and thin sync and async shells around it.
 
-`_Core` does everything that needs no I/O: checking arguments, choosing the generated operation,
-building its arguments, computing timeouts, mapping an HTTP response or an httpx exception to a
-result or a typed error, and deciding about retries. `IoTCentralClient` and `AsyncIoTCentralClient`
-only send (through the generated `*_detailed` operations) and sleep.
+`_Core` does everything that needs no I/O: checking arguments, building the call's request with
+the generated request builder (`_operations`), computing timeouts and deciding about retries.
+Each shell has one `_send`: the single place a request of that client leaves from (the attempt is
+built by `_http.build_attempt`, sent, and its body read), and `_responses` maps what came back to a
+result or a typed error. The retry loop around `_send` is the shells' only other logic.
 """
 
 from __future__ import annotations
@@ -11,24 +12,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import httpx
-from iotcentral_api import Client as GeneratedClient
-from iotcentral_api.api.devices import (
-    get_command_history,
-    get_component_command_history,
-    get_module_command_history,
-    get_module_component_command_history,
-    run_command,
-    run_component_command,
-    run_module_command,
-    run_module_component_command,
-)
 from iotcentral_api.models import DeviceCommand
 from iotcentral_api.types import UNSET
 
@@ -52,47 +42,18 @@ from ._errors import (
     InvalidArgumentError,
     InvalidPayloadError,
     IoTCentralError,
-    MalformedResponseError,
-    RequestMaybeSentError,
-    RequestNotSentError,
     TransportError,
-    excerpt,
-    make_status_error,
 )
-from ._http import (
-    ASYNC_HOOKS,
-    SYNC_HOOKS,
-    AsyncHTTPClient,
-    CallContext,
-    SyncHTTPClient,
-    current_call,
-)
+from ._http import ASYNC_HOOKS, SYNC_HOOKS, build_attempt
 from ._models import CommandHistory, CommandResult
+from ._operations import OPERATIONS, Kind, Target
 from ._paths import check_id
-from ._retry import RetryPolicy, check_retry, parse_retry_after
+from ._responses import map_response, map_transport_error
+from ._retry import RetryPolicy, check_retry
 
 __all__ = ["AsyncIoTCentralClient", "IoTCentralClient"]
 
 logger = logging.getLogger("iotcentral")
-
-Kind = Literal["run", "history"]
-
-# (component given, module given) -> generated operation module
-_RUN_OPS: dict[tuple[bool, bool], Any] = {
-    (False, False): run_command,
-    (True, False): run_component_command,
-    (False, True): run_module_command,
-    (True, True): run_module_component_command,
-}
-_HISTORY_OPS: dict[tuple[bool, bool], Any] = {
-    (False, False): get_command_history,
-    (True, False): get_component_command_history,
-    (False, True): get_module_command_history,
-    (True, True): get_module_component_command_history,
-}
-
-# Transport failures after which the request provably never reached the service.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 
 
 def _check_seconds(name: str, value: object, bounds: tuple[int, int]) -> int | None:
@@ -116,52 +77,20 @@ class _Call:
     """One logical call: everything the shells need to send it, attempt after attempt."""
 
     kind: Kind
-    operation: Any  # a generated module with sync_detailed / asyncio_detailed
-    kwargs: dict[str, Any]
+    request_kwargs: Mapping[str, Any]  # what the generated request builder made
     timeout: httpx.Timeout
     retry: RetryPolicy
     client_request_id: str
     label: str
 
-    def context(self) -> CallContext:
-        return CallContext(client_request_id=self.client_request_id, timeout=self.timeout)
-
-
-def _int_field(obj: dict[str, Any], key: str, response: httpx.Response) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedResponseError(
-            f"the answer's {key} should be an integer, got {type(value).__name__}",
-            response=response,
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request of one attempt (a fresh one each time: the auth flow may mutate it)."""
+        return build_attempt(
+            http,
+            self.request_kwargs,
+            timeout=self.timeout,
+            client_request_id=self.client_request_id,
         )
-    return value
-
-
-def _command_result(obj: object, response: httpx.Response, where: str) -> CommandResult:
-    if not isinstance(obj, dict):
-        raise MalformedResponseError(
-            f"{where} should be a JSON object, got {type(obj).__name__}", response=response
-        )
-    ident = obj.get("id")
-    if ident is not None and not isinstance(ident, str):
-        raise MalformedResponseError(
-            f"{where}: id should be a string, got {type(ident).__name__}", response=response
-        )
-    ints = {k: _int_field(obj, k, response) for k in ("connectionTimeout", "responseTimeout")}
-    response_code = _int_field(obj, "responseCode", response)
-    model = DeviceCommand.from_dict(obj)  # the generated model reads the wire names
-    return CommandResult(
-        id=ident,
-        request=None if model.request is UNSET else model.request,
-        response=None if model.response is UNSET else model.response,
-        response_code=response_code,
-        connection_timeout=ints["connectionTimeout"],
-        response_timeout=ints["responseTimeout"],
-        raw=obj,
-        http_response=response,
-    )
 
 
 class _Core:
@@ -226,7 +155,7 @@ class _Core:
 
     def _target(
         self, device_id: object, command_name: object, component: object, module: object
-    ) -> tuple[dict[str, Any], tuple[bool, bool], str]:
+    ) -> tuple[dict[str, Any], Target, str]:
         device = check_id("device_id", device_id)
         command = check_id("command_name", command_name)
         comp = check_id("component", component, optional=True)
@@ -239,7 +168,27 @@ class _Core:
         if comp is not None:
             path["component_name"] = comp
             label += f" component {comp!r}"
-        return path, (comp is not None, mod is not None), f"{command!r} on {label}"
+        return path, Target.of(component=comp, module=mod), f"{command!r} on {label}"
+
+    def _call(
+        self,
+        kind: Kind,
+        target: Target,
+        arguments: dict[str, Any],
+        *,
+        timeout: httpx.Timeout,
+        retry: object,
+        label: str,
+    ) -> _Call:
+        build = OPERATIONS[kind, target]
+        return _Call(
+            kind=kind,
+            request_kwargs=build(**arguments, api_version=self.api_version),
+            timeout=timeout,
+            retry=self.retry if retry is None else check_retry(retry),
+            client_request_id=str(uuid.uuid4()),
+            label=label,
+        )
 
     def run_call(
         self,
@@ -255,7 +204,7 @@ class _Core:
         retry: object,
     ) -> _Call:
         """Validate a run-command call (no I/O) and prepare it."""
-        path, which, label = self._target(device_id, command_name, component, module)
+        path, target, label = self._target(device_id, command_name, component, module)
         ct = _check_seconds("connection_timeout", connection_timeout, CONNECTION_TIMEOUT_RANGE)
         rt = _check_seconds("response_timeout", response_timeout, RESPONSE_TIMEOUT_RANGE)
         if request is not None:
@@ -266,13 +215,12 @@ class _Core:
             response_timeout=UNSET if rt is None else rt,
         )
         call_timeout = self.timeout if timeout is None else check_timeout(timeout)
-        return _Call(
-            kind="run",
-            operation=_RUN_OPS[which],
-            kwargs={**path, "body": body, "api_version": self.api_version},
+        return self._call(
+            "run",
+            target,
+            {**path, "body": body},
             timeout=call_timeout.for_command(ct, rt),
-            retry=self.retry if retry is None else check_retry(retry),
-            client_request_id=str(uuid.uuid4()),
+            retry=retry,
             label=f"run {label}",
         )
 
@@ -287,88 +235,18 @@ class _Core:
         retry: object,
     ) -> _Call:
         """Validate a command-history call (no I/O) and prepare it."""
-        path, which, label = self._target(device_id, command_name, component, module)
+        path, target, label = self._target(device_id, command_name, component, module)
         call_timeout = self.timeout if timeout is None else check_timeout(timeout)
-        return _Call(
-            kind="history",
-            operation=_HISTORY_OPS[which],
-            kwargs={**path, "api_version": self.api_version},
+        return self._call(
+            "history",
+            target,
+            path,
             timeout=call_timeout.for_read(),
-            retry=self.retry if retry is None else check_retry(retry),
-            client_request_id=str(uuid.uuid4()),
+            retry=retry,
             label=f"history of {label}",
         )
 
-    # -- mapping answers -----------------------------------------------------------------------
-
-    def outcome(self, call: _Call, response: httpx.Response) -> CommandResult | CommandHistory:
-        """The result of a response, or the typed error it means (raised). The one mapping point."""
-        status = response.status_code
-        expected = 201 if call.kind == "run" else 200
-        if status >= 400:
-            raise make_status_error(
-                response, retry_after=parse_retry_after(response.headers, now=time.time())
-            )
-        if status != expected:
-            raise MalformedResponseError(
-                f"undocumented HTTP status {status} {response.reason_phrase} (expected {expected});"
-                f" body: {excerpt(response.content, response.request)}",
-                response=response,
-            )
-        try:
-            body = json.loads(response.content)
-        except (ValueError, RecursionError):
-            content_type = response.headers.get("content-type", "no content type")
-            raise MalformedResponseError(
-                f"the answer is not valid JSON ({content_type}, {len(response.content)} bytes):"
-                f" {excerpt(response.content, response.request)}",
-                response=response,
-            ) from None
-        if call.kind == "run":
-            return _command_result(body, response, "the answer")
-        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-            raise MalformedResponseError(
-                "the answer should be a JSON object with a 'value' array:"
-                f" {excerpt(response.content, response.request)}",
-                response=response,
-            )
-        next_link = body.get("nextLink")
-        if next_link is not None and not isinstance(next_link, str):
-            raise MalformedResponseError(
-                "the answer's nextLink should be a string", response=response
-            )
-        items = tuple(
-            _command_result(item, response, f"value[{i}]") for i, item in enumerate(body["value"])
-        )
-        return CommandHistory(items=items, next_link=next_link, raw=body, http_response=response)
-
-    def transport_error(
-        self, call: _Call, exc: httpx.HTTPError, response: httpx.Response | None
-    ) -> IoTCentralError:
-        """The typed error for an httpx exception."""
-        request = exc.request if _has_request(exc) else None
-        if isinstance(exc, httpx.DecodingError) and response is not None:
-            return MalformedResponseError(
-                f"the answer could not be decoded: {exc}", response=response
-            )
-        if request is None:  # pragma: no cover - httpx always attaches the request when sending
-            request = httpx.Request("GET" if call.kind == "history" else "POST", self.base_url)
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        where = f"{request.method} {request.url.copy_with(query=None)}"
-        if isinstance(exc, _NOT_SENT):
-            return RequestNotSentError(
-                f"could not reach the service ({detail}); {where} was not sent",
-                request=request,
-                cause=exc,
-            )
-        consequence = (
-            "the command may have run on the device" if request.method == "POST" else "no answer"
-        )
-        return RequestMaybeSentError(
-            f"{where} failed after it may have been sent ({detail}); {consequence}",
-            request=request,
-            cause=exc,
-        )
+    # -- retries -------------------------------------------------------------------------------
 
     def retry_delay(self, call: _Call, error: IoTCentralError, retries: int) -> float | None:
         """Seconds to wait before the next attempt, or None to raise `error`; logs the decision."""
@@ -394,19 +272,8 @@ class _Core:
         return delay
 
 
-def _has_request(exc: httpx.HTTPError) -> bool:
-    try:
-        exc.request  # noqa: B018
-    except RuntimeError:
-        return False
-    return True
-
-
 # Errors a retry decision may look at: the service answered badly, or the transport failed.
 _RETRYABLE = (APIError, TransportError)
-
-# What the generated parser raises on a body it cannot read (the response is mapped instead).
-_GENERATED_PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
 
 
 class _BaseClient:
@@ -475,22 +342,6 @@ class _BaseClient:
         clone._owner = False
         return clone
 
-    @staticmethod
-    def _attempt_outcome(
-        core: _Core,
-        call: _Call,
-        context: CallContext,
-        error: BaseException | None,
-    ) -> CommandResult | CommandHistory:
-        """Map one attempt: an httpx error, a generated-parser failure, or a recorded response."""
-        if isinstance(error, httpx.HTTPError):
-            raise core.transport_error(call, error, context.response) from error
-        if context.response is None:
-            if error is not None:
-                raise error
-            raise RuntimeError("no HTTP response was recorded")  # pragma: no cover
-        return core.outcome(call, context.response)
-
 
 class IoTCentralClient(_BaseClient):
     """Run commands on IoT Central devices and read their history (synchronous).
@@ -538,10 +389,9 @@ class IoTCentralClient(_BaseClient):
                 "transport must be an httpx.BaseTransport"
                 " (AsyncIoTCentralClient takes async transports)"
             )
-        self._http = SyncHTTPClient(
+        self._http = httpx.Client(
             auth=self._auth, event_hooks=SYNC_HOOKS, **self._core.httpx_options(transport)
         )
-        self._api = GeneratedClient(base_url=self._core.base_url).set_httpx_client(self._http)
 
     def close(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
@@ -644,7 +494,7 @@ class IoTCentralClient(_BaseClient):
         retries = 0
         while True:
             try:
-                return self._attempt(call)
+                return map_response(call.kind, self._send(call))
             except _RETRYABLE as error:
                 delay = self._core.retry_delay(call, error, retries)
                 if delay is None:
@@ -652,19 +502,22 @@ class IoTCentralClient(_BaseClient):
                 call.retry.sleep(delay)
                 retries += 1
 
-    def _attempt(self, call: _Call) -> CommandResult | CommandHistory:
+    def _send(self, call: _Call) -> httpx.Response:
+        """Send one attempt of `call` and read its answer: every request leaves from here."""
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
-        context = call.context()
-        token = current_call.set(context)
-        error: BaseException | None = None
+        request = call.build(self._http)
         try:
-            call.operation.sync_detailed(client=self._api, **call.kwargs)
-        except (httpx.HTTPError, *_GENERATED_PARSE_ERRORS) as exc:
-            error = exc
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, request) from exc
+        try:
+            response.read()
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, request, response) from exc
         finally:
-            current_call.reset(token)
-        return self._attempt_outcome(self._core, call, context, error)
+            response.close()
+        return response
 
 
 class AsyncIoTCentralClient(_BaseClient):
@@ -700,10 +553,9 @@ class AsyncIoTCentralClient(_BaseClient):
             raise InvalidArgumentError(
                 "transport must be an httpx.AsyncBaseTransport (use IoTCentralClient for sync ones)"
             )
-        self._http = AsyncHTTPClient(
+        self._http = httpx.AsyncClient(
             auth=self._auth, event_hooks=ASYNC_HOOKS, **self._core.httpx_options(transport)
         )
-        self._api = GeneratedClient(base_url=self._core.base_url).set_async_httpx_client(self._http)
 
     async def aclose(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
@@ -777,7 +629,7 @@ class AsyncIoTCentralClient(_BaseClient):
         retries = 0
         while True:
             try:
-                return await self._attempt(call)
+                return map_response(call.kind, await self._send(call))
             except _RETRYABLE as error:
                 delay = self._core.retry_delay(call, error, retries)
                 if delay is None:
@@ -785,16 +637,19 @@ class AsyncIoTCentralClient(_BaseClient):
                 await call.retry.async_sleep(delay)
                 retries += 1
 
-    async def _attempt(self, call: _Call) -> CommandResult | CommandHistory:
+    async def _send(self, call: _Call) -> httpx.Response:
+        """Send one attempt of `call` and read its answer: every request leaves from here."""
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
-        context = call.context()
-        token = current_call.set(context)
-        error: BaseException | None = None
+        request = call.build(self._http)
         try:
-            await call.operation.asyncio_detailed(client=self._api, **call.kwargs)
-        except (httpx.HTTPError, *_GENERATED_PARSE_ERRORS) as exc:
-            error = exc
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, request) from exc
+        try:
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, request, response) from exc
         finally:
-            current_call.reset(token)
-        return self._attempt_outcome(self._core, call, context, error)
+            await response.aclose()
+        return response

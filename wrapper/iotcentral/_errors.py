@@ -38,9 +38,7 @@ wherever it appears.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -77,19 +75,6 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "ValidationError",
 ]
-
-_EXCERPT = 200
-
-
-def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
-    """A short, printable, redacted quote of a response body."""
-    if not content:
-        return "<empty body>"
-    text = content[: _EXCERPT * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    if len(text) > _EXCERPT or len(content) > _EXCERPT * 4:
-        text = text[:_EXCERPT] + "..."
-    return repr(redact_request(text, request))
 
 
 class IoTCentralError(Exception):
@@ -157,7 +142,7 @@ class APIError(IoTCentralError):
     @property
     def client_request_id(self) -> str | None:
         """The `x-ms-client-request-id` this client sent (the same across retries of one call)."""
-        return _str_or_none(self.request.headers.get("x-ms-client-request-id"))
+        return str_or_none(self.request.headers.get("x-ms-client-request-id"))
 
     @property
     def may_have_executed(self) -> bool:
@@ -300,7 +285,7 @@ class TransportError(IoTCentralError):
     @property
     def client_request_id(self) -> str | None:
         """The `x-ms-client-request-id` this client sent (the same across retries of one call)."""
-        return _str_or_none(self.request.headers.get("x-ms-client-request-id"))
+        return str_or_none(self.request.headers.get("x-ms-client-request-id"))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(message={self.message!r})"
@@ -319,106 +304,8 @@ class RequestMaybeSentError(TransportError):
         return self.request.method == "POST"
 
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: DeviceTimeoutError,
-    412: PreconditionFailedError,
-    415: UnsupportedMediaTypeError,
-    422: UnprocessableEntityError,
-    429: ThrottledError,
-    503: ServiceUnavailableError,
-    504: DeviceTimeoutError,
-}
-
-
-def status_error_class(status_code: int, code: str | None) -> type[APIStatusError]:
-    """The exception class for an error status and the service's error code.
-
-    Code RequestTimeout means a device timeout at any status; DeviceNotOnline refines a 404 (only:
-    DeviceOfflineError is a NotFoundError); otherwise the status decides.
-    """
-    normalised = (code or "").lower()
-    if normalised == "requesttimeout":
-        return DeviceTimeoutError
-    if normalised == "devicenotonline" and status_code == 404:
-        return DeviceOfflineError
-    by_status = _STATUS_CLASSES.get(status_code)
-    if by_status is not None:
-        return by_status
-    return ServerError if status_code >= 500 else APIStatusError
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        pass
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _str_or_none(value: object) -> str | None:
+def str_or_none(value: object) -> str | None:
+    """`value` if it is a non-empty string, else None."""
     if isinstance(value, str) and value:
         return value
     return None
-
-
-def make_status_error(response: httpx.Response, *, retry_after: float | None) -> APIStatusError:
-    """Build the typed error for an error status, whatever its body holds.
-
-    A body of the documented shape `{"error": {"code", "message", "requestId"?, "time"?}}` fills the
-    fields; any other body (HTML from a proxy, empty, truncated JSON) still yields the class of the
-    status, with the `x-ms-error-code` header as code and a quote of the body as message.
-    """
-    status = response.status_code
-    body: Any = None
-    details: dict[str, Any] | None = None
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RecursionError):
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        details = body["error"]
-    header_code = _str_or_none(response.headers.get("x-ms-error-code"))
-    header_rid = _str_or_none(response.headers.get("x-ms-request-id"))
-    if details is not None:
-        # Strings are kept exactly as the service sent them, empty ones included.
-        code = _str(details.get("code"))
-        code = header_code if code is None else code
-        message = _str(details.get("message"))
-        request_id = _str(details.get("requestId"))
-        request_id = header_rid if request_id is None else request_id
-        when = _parse_time(details.get("time"))
-    else:
-        code, message, request_id, when = header_code, None, header_rid, None
-    if message is None:
-        reason = response.reason_phrase or "error"
-        if details is None:
-            content_type = response.headers.get("content-type", "no content type")
-            message = (
-                f"{reason}; the body is not the documented error shape"
-                f" ({content_type}): {excerpt(response.content, response.request)}"
-            )
-        else:
-            message = reason
-    cls = status_error_class(status, code)
-    return cls(
-        message,
-        response=response,
-        code=code,
-        request_id=request_id,
-        time=when,
-        retry_after=retry_after,
-        body=body,
-    )

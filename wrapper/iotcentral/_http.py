@@ -1,19 +1,18 @@
-"""The httpx layer under the generated operations: per-call options, dot segments, logging.
+"""The HTTP layer under the clients: one attempt's request, and logging of every exchange.
 
-The generated operations call `client.get_httpx_client().request(...)` with no way to pass a
-per-call timeout or header. The wrapper therefore hands them its own httpx client subclasses, whose
-`build_request()` applies the options of the call in progress (a context variable, so every
-thread and every asyncio task sees only its own call), and fixes dot segments (see `_paths`).
-Event hooks log each HTTP exchange (credentials redacted) and record the raw response, which the
-client maps to a result or a typed error itself, whatever the generated parser made of it.
+`build_attempt()` turns a call (the generated request builder's keyword arguments plus the call's
+own options) into the `httpx.Request` of one attempt: the client's base URL, headers and
+credential merged by httpx, the call's timeout and `x-ms-client-request-id` added, and dot segments
+protected (see `_paths`). The clients send it from their `_send`.
+
+The event hooks log each HTTP exchange at DEBUG with credentials redacted, including the requests
+that the auth flow itself sends (a re-send with a fresh token after a 401).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -21,33 +20,24 @@ import httpx
 from ._paths import protect_dot_segments
 from ._redact import redacted_headers
 
-__all__ = ["AsyncHTTPClient", "CallContext", "SyncHTTPClient", "current_call"]
+__all__ = ["ASYNC_HOOKS", "SYNC_HOOKS", "build_attempt"]
 
 logger = logging.getLogger("iotcentral")
 
 
-@dataclass
-class CallContext:
-    """What one attempt of one logical call needs below the generated layer."""
-
-    client_request_id: str
-    timeout: httpx.Timeout
-    response: httpx.Response | None = None
-
-
-current_call: ContextVar[CallContext | None] = ContextVar("iotcentral_call", default=None)
-
-
-def _prepare(url: httpx.URL | str, kwargs: dict[str, Any]) -> httpx.URL | str:
-    if isinstance(url, str):
-        url = protect_dot_segments(url)
-    call = current_call.get()
-    if call is not None:
-        kwargs["timeout"] = call.timeout
-        headers = httpx.Headers(kwargs.get("headers"))
-        headers["x-ms-client-request-id"] = call.client_request_id
-        kwargs["headers"] = headers
-    return url
+def build_attempt(
+    http: httpx.Client | httpx.AsyncClient,
+    request_kwargs: Mapping[str, Any],
+    *,
+    timeout: httpx.Timeout,
+    client_request_id: str,
+) -> httpx.Request:
+    """The request of one attempt, from a generated builder's output (`method`, `url`, ...)."""
+    options = dict(request_kwargs)
+    headers = {**options.pop("headers", {}), "x-ms-client-request-id": client_request_id}
+    method = options.pop("method")
+    url = protect_dot_segments(options.pop("url"))
+    return http.build_request(method, url, headers=headers, timeout=timeout, **options)
 
 
 def log_request(request: httpx.Request) -> None:
@@ -66,11 +56,8 @@ def log_request(request: httpx.Request) -> None:
         )
 
 
-def record_response(response: httpx.Response) -> None:
-    """Remember the raw response for the call in progress, and log it (DEBUG)."""
-    call = current_call.get()
-    if call is not None:
-        call.response = response
+def log_response(response: httpx.Response) -> None:
+    """Log a response's status line and correlation headers (DEBUG)."""
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
             "HTTP %s %s -> %d %s (x-ms-request-id %s, x-ms-error-code %s)",
@@ -83,37 +70,19 @@ def record_response(response: httpx.Response) -> None:
         )
 
 
-class SyncHTTPClient(httpx.Client):
-    """httpx.Client that applies the current call's options and protects dot segments."""
-
-    def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        """Build a request as httpx does, after applying the current call's options."""
-        return super().build_request(method, _prepare(url, kwargs), **kwargs)
-
-
-class AsyncHTTPClient(httpx.AsyncClient):
-    """httpx.AsyncClient that applies the current call's options and protects dot segments."""
-
-    def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        """Build a request as httpx does, after applying the current call's options."""
-        return super().build_request(method, _prepare(url, kwargs), **kwargs)
-
-
-async def async_log_request(request: httpx.Request) -> None:
-    """Async event hook for `log_request`."""
+async def _async_log_request(request: httpx.Request) -> None:
     log_request(request)
 
 
-async def async_record_response(response: httpx.Response) -> None:
-    """Async event hook for `record_response`."""
-    record_response(response)
+async def _async_log_response(response: httpx.Response) -> None:
+    log_response(response)
 
 
 SYNC_HOOKS: dict[str, list[Callable[..., Any]]] = {
     "request": [log_request],
-    "response": [record_response],
+    "response": [log_response],
 }
 ASYNC_HOOKS: dict[str, list[Callable[..., Any]]] = {
-    "request": [async_log_request],
-    "response": [async_record_response],
+    "request": [_async_log_request],
+    "response": [_async_log_response],
 }
