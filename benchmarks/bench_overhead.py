@@ -7,13 +7,19 @@ retry bookkeeping, headers, typed results). Timings interleave the contenders ro
 take each one's median, so a noisy machine shifts all of them alike. Ratios, never absolute times,
 are what to compare across machines.
 
+On a busy machine the time ratio still moves by about 0.1 between runs, so the script also counts
+the Python function calls each contender makes per request (cProfile): a deterministic figure
+that shows any work added to the send path, whatever the noise.
+
     python benchmarks/bench_overhead.py [--calls 2000] [--rounds 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -93,6 +99,22 @@ def measure(calls: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def python_calls(calls: int = 200) -> dict[str, float]:
+    """Python function calls per request of each contender (deterministic, unlike time)."""
+    runners = contenders()
+    counts: dict[str, float] = {}
+    for name, (call, close) in runners.items():
+        call()  # the first call imports and warms up lazily built state
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(calls):
+            call()
+        profile.disable()
+        close()
+        counts[name] = pstats.Stats(profile).total_calls / calls  # type: ignore[attr-defined]
+    return counts
+
+
 def ratios(medians: dict[str, float]) -> dict[str, float]:
     """Each contender's time per call divided by the baseline's."""
     baseline = next(iter(medians.values()))
@@ -107,11 +129,17 @@ def main() -> None:
     args = parser.parse_args()
     medians = measure(args.calls, args.rounds)
     result = ratios(medians)
+    counts = python_calls()
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"time": result, "python_calls": ratios(counts)}))
         return
+    call_ratios = ratios(counts)
+    print(f"{'':24} {'time':>6}   {'python calls':>14}")
     for name, ratio in result.items():
-        print(f"{name:24} {ratio:5.2f}x   ({medians[name] * 1e6:7.1f} us/call on this machine)")
+        print(
+            f"{name:24} {ratio:5.2f}x   {counts[name]:6.0f} ({call_ratios[name]:4.2f}x)"
+            f"   {medians[name] * 1e6:7.1f} us/call on this machine"
+        )
 
 
 if __name__ == "__main__":

@@ -23,3 +23,11 @@ def test_overhead_benchmark_reports_a_ratio_per_contender(repo_root: Path) -> No
     assert list(result) == ["raw httpx (baseline)", "generated client", "iotcentral client"]
     assert result["raw httpx (baseline)"] == 1.0
     assert all(ratio > 0 for ratio in result.values())
+
+
+def test_python_call_counts_are_deterministic_and_above_the_baseline(repo_root: Path) -> None:
+    bench = load_benchmark(repo_root)
+    first, second = bench.python_calls(calls=20), bench.python_calls(calls=20)
+    assert first == second
+    baseline = first["raw httpx (baseline)"]
+    assert first["iotcentral client"] > baseline  # the wrapper does real work on top of httpx

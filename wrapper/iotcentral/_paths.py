@@ -7,7 +7,7 @@ httpx then removes `.` and `..` segments while parsing the URL (RFC 3986 remove_
 device id `..` would send the request to `/api/commands/{name}`.
 
 The fix sits at the one layer that sees the path after the template is filled and before httpx
-parses it: the client's `build_request` calls `protect_dot_segments()`, which percent-encodes the
+parses it: `_http.build_attempt` calls `protect_dot_segments()`, which percent-encodes the
 dots of every segment made only of dots (`..` becomes `%2E%2E`). httpx leaves `%2E` alone, and the
 server decodes it back to `.`: RFC 3986 says a percent-encoded dot is not a dot segment. No literal
 segment of the templates is made of dots, and every `/` inside a value is already `%2F`, so only
