@@ -1,18 +1,33 @@
 """Redaction: the one place that removes credentials from text meant for people.
 
 Exception messages, HTTP log lines and the command line's output all pass through here, so a
-server that quotes the Authorization header back cannot put the token on a terminal or in a log.
+server that quotes the Authorization header back cannot put the token on a terminal or in a log,
+however it quotes it. Three layers, each catching what the one before can miss:
+
+1. every known secret (the Authorization value and the token after its scheme) in each common
+   encoding: raw, JSON-escaped (also Go's `\\u0026` style), HTML-escaped and percent-encoded;
+2. any run of `_FRAGMENT` (12) or more characters of a secret's *core* (the `sig=` value of an API
+   token, the token of a bearer credential), so a quote cut by the server still loses its secret;
+3. credential shapes wherever they appear, ours or not: the value after `sig=` and after
+   `Bearer `.
+
+Callers that shorten text must redact first and cut afterwards (`cut()` never splits a marker).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import html
+import json
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import quote, quote_plus
 
 import httpx
 
 __all__ = [
     "REDACTED",
     "SENSITIVE_HEADERS",
+    "cut",
     "redact",
     "redact_request",
     "redacted_headers",
@@ -26,6 +41,19 @@ SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie",
 
 # Shorter strings are too likely to occur by chance; no real credential is this short.
 _MIN_SECRET = 4
+# A run of this many characters of a secret's core counts as the secret. Real cores are random
+# (an HMAC signature, a signed token): 12 characters (~72 bits) never match text by chance, and a
+# shorter run cannot rebuild a 256-bit signature. (Shorter windows also hit ordinary words in the
+# simulator's public dev tokens, such as "iotcentral-sim-operator".) A cut `sig=` value is caught
+# whatever its length by the shape rule.
+_FRAGMENT = 12
+
+# Whatever follows `sig=` (an SAS signature) or `Bearer ` (a token), in the encodings of layer 1.
+_SHAPES = (
+    re.compile(r"(?i)(\bsig(?:=|%3D|\\u003d|&#61;|&#x3d;))[A-Za-z0-9%+/=_.~-]+"),
+    re.compile(r"(?i)(\bbearer(?:\s|%20|\+)+)[A-Za-z0-9%+/=_.~-]+"),
+)
+_SIG = re.compile(r"(?i)(?:^|[&\s])sig=([^&\s]+)")
 
 
 def secrets_in(authorization: str | None) -> tuple[str, ...]:
@@ -38,19 +66,75 @@ def secrets_in(authorization: str | None) -> tuple[str, ...]:
     return tuple(s for s in found if len(s) >= _MIN_SECRET)
 
 
+def _encodings(secret: str) -> Iterator[str]:
+    """`secret` as a server may quote it back."""
+    yield secret
+    escaped = json.dumps(secret)[1:-1]
+    yield escaped
+    yield escaped.replace("/", "\\/")
+    yield escaped.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    yield html.escape(secret)
+    yield secret.replace("&", "&#38;")
+    yield secret.replace("&", "&#x26;")
+    for encoded in (quote(secret, safe=""), quote_plus(secret, safe="")):
+        yield encoded
+        yield re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)
+
+
+def _core(secret: str) -> str:
+    """The part of a credential that is secret: an SAS signature, else the token itself."""
+    match = _SIG.search(secret)
+    if match:
+        return match.group(1)
+    _, _, token = secret.partition(" ")
+    return token.strip() or secret
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every occurrence of every secret replaced by `REDACTED` (longest first)."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= _MIN_SECRET:
-            text = text.replace(secret, REDACTED)
+    """`text` with every secret, fragment of one, or credential shape replaced by `REDACTED`."""
+    known = {s for s in secrets if len(s) >= _MIN_SECRET}
+    if known:
+        for variant in sorted({v for s in known for v in _encodings(s)}, key=len, reverse=True):
+            text = text.replace(variant, REDACTED)
+        cores = {v for s in known for v in _encodings(_core(s)) if len(v) >= _FRAGMENT}
+        text = _redact_fragments(text, cores)
+    for shape in _SHAPES:
+        text = shape.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def _redact_fragments(text: str, cores: set[str]) -> str:
+    if not cores or len(text) < _FRAGMENT:
+        return text
+    grams = {core[i : i + _FRAGMENT] for core in cores for i in range(len(core) - _FRAGMENT + 1)}
+    spans: list[list[int]] = []
+    for start in range(len(text) - _FRAGMENT + 1):
+        if text[start : start + _FRAGMENT] in grams:
+            end = start + _FRAGMENT
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = end
+            else:
+                spans.append([start, end])
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
     return text
 
 
 def redact_request(text: str, request: httpx.Request | None) -> str:
-    """`text` without the credential that `request` carried."""
-    if request is None:
+    """`text` without the credential that `request` carried (and without credential shapes)."""
+    authorization = None if request is None else request.headers.get("authorization")
+    return redact(text, secrets_in(authorization))
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (then "..."), never inside a `REDACTED` marker."""
+    if len(text) <= limit:
         return text
-    return redact(text, secrets_in(request.headers.get("authorization")))
+    head = text[:limit]
+    marker = head.rfind("[")
+    if marker != -1 and REDACTED.startswith(head[marker:]) and text[marker:].startswith(REDACTED):
+        head = head[:marker]
+    return head + "..."
 
 
 def redacted_headers(headers: httpx.Headers) -> dict[str, str]:

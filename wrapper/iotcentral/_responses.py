@@ -41,7 +41,7 @@ from ._errors import (
 )
 from ._models import CommandHistory, CommandResult
 from ._operations import Kind
-from ._redact import redact_request
+from ._redact import cut, redact_request
 from ._retry import parse_retry_after
 
 __all__ = [
@@ -61,14 +61,14 @@ _EXPECTED_STATUS: dict[Kind, int] = {"run": 201, "history": 200}
 
 
 def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
-    """A short, printable, redacted quote of a response body."""
+    """A short, printable, redacted quote of a response body (redacted first, then cut)."""
     if not content:
         return "<empty body>"
     text = content[: _EXCERPT * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    if len(text) > _EXCERPT or len(content) > _EXCERPT * 4:
-        text = text[:_EXCERPT] + "..."
-    return repr(redact_request(text, request))
+    text = redact_request(" ".join(text.split()), request)
+    if len(content) > _EXCERPT * 4 and len(text) <= _EXCERPT:
+        text += "..."
+    return repr(cut(text, _EXCERPT))
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
