@@ -43,11 +43,19 @@ RESPONSE_TIMEOUT_RANGE = (5, 30)
 USER_AGENT = f"iotcentral-client/{__version__} python/{platform.python_version()}"
 
 
+#: The largest timeout accepted, in seconds: a command takes at most ~60 s on the service side, and
+#: larger values overflow the socket layer (OverflowError) instead of meaning anything.
+MAX_TIMEOUT = 3600.0
+
+
 def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentError(f"{name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise InvalidArgumentError(
+            f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f},"
+            f" got {value!r}"
+        )
     return float(value)
 
 
@@ -112,9 +120,12 @@ _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
+    """True for `localhost`, 127.0.0.0/8 and ::1: names that cannot leave the machine.
+
+    Not `*.localhost`: RFC 6761 reserves them, but many resolvers forward them to DNS.
+    """
     host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -60,6 +60,19 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 _EXPECTED_STATUS: dict[Kind, int] = {"run": 201, "history": 200}
 
 
+class _NotJSON(ValueError):
+    """NaN, Infinity or -Infinity: accepted by Python's json module, but not JSON."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
+def _loads(content: bytes) -> Any:
+    """Strict JSON: NaN and Infinity are refused (results must print back as valid JSON)."""
+    return json.loads(content, parse_constant=_reject_constant)
+
+
 def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
     """A short, printable, redacted quote of a response body (redacted first, then cut)."""
     if not content:
@@ -131,7 +144,7 @@ def make_status_error(response: httpx.Response, *, retry_after: float | None) ->
     body: Any = None
     details: dict[str, Any] | None = None
     try:
-        body = json.loads(response.content)
+        body = _loads(response.content)
     except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
@@ -185,7 +198,7 @@ def map_response(kind: Kind, response: httpx.Response) -> CommandResult | Comman
             response=response,
         )
     try:
-        body = json.loads(response.content)
+        body = _loads(response.content)
     except (ValueError, RecursionError):
         content_type = response.headers.get("content-type", "no content type")
         raise MalformedResponseError(
