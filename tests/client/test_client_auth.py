@@ -323,3 +323,33 @@ async def test_a_credential_against_the_simulator(sim: Simulator, clock: FakeClo
         history = await client.command_history("mx1", "CoolDown")
     assert history.latest is not None
     assert auth.fetch_count == 1
+
+
+# -- a sync credential never blocks the event loop (issue 10.2) ---------------------------------
+
+
+class _GatedCredential:
+    """A blocking get_token that waits until the event loop releases it."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.released_by_loop: list[bool] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.entered.set()
+        self.released_by_loop.append(self.gate.wait(timeout=3))
+        return AccessToken("tok", 4_102_444_800)
+
+
+async def test_a_sync_credential_fetch_never_blocks_the_loop() -> None:
+    credential = _GatedCredential()
+    auth = ic.TokenCredentialAuth(credential)
+    first = asyncio.create_task(auth.async_get_token())
+    await asyncio.to_thread(credential.entered.wait, 3)  # the fetch runs in a worker thread
+    others = [asyncio.create_task(auth.async_get_token()) for _ in range(3)]
+    for _ in range(5):
+        await asyncio.sleep(0)  # let the other tasks reach the token cache
+    credential.gate.set()  # only reachable while the loop is free
+    assert await asyncio.gather(first, *others) == ["tok"] * 4
+    assert credential.released_by_loop == [True]  # one fetch, released by the loop, not timed out

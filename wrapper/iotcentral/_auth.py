@@ -167,7 +167,12 @@ class TokenCredentialAuth(httpx.Auth):
         self._is_async = inspect.iscoroutinefunction(credential.get_token)
         self._cached: _Cached | None = None
         self._next_attempt = 0.0
-        self._lock = threading.Lock()
+        # Two locks, so that the event loop never waits for I/O: `_fetch_lock` makes threads take
+        # turns calling a sync credential (held across the call, so taken only by sync callers
+        # and worker threads); `_state_lock` guards the cache for a few instructions at a time
+        # and is the only lock the event loop thread ever takes.
+        self._fetch_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
         self._async_locks = weakref.WeakKeyDictionary()
         self.fetch_count = 0
@@ -231,7 +236,7 @@ class TokenCredentialAuth(httpx.Auth):
 
     def _invalidate(self, token: str) -> None:
         """Forget `token` after a 401 (unless another caller already replaced it)."""
-        with self._lock:
+        with self._state_lock:
             cached = self._cached
             if cached is not None and cached.token == token:
                 self._cached = None
@@ -245,16 +250,21 @@ class TokenCredentialAuth(httpx.Auth):
                 "this credential is async (its get_token is a coroutine function):"
                 " use it with AsyncIoTCentralClient"
             )
-        with self._lock:
+        with self._fetch_lock:
             if not force:
                 cached = self._usable(self._clock())
                 if cached is not None:
                     return cached.token
             try:
                 result = self.credential.get_token(self.scope)
-                return self._store(result)
             except Exception as exc:
-                return self._failed(exc)
+                with self._state_lock:
+                    return self._failed(exc)
+            with self._state_lock:
+                try:
+                    return self._store(result)
+                except CredentialError as exc:
+                    return self._failed(exc)
 
     def sync_get_token(self) -> str:
         """The current token, fetched or refreshed if needed (blocking, thread-safe)."""
@@ -280,7 +290,7 @@ class TokenCredentialAuth(httpx.Auth):
 
     def _async_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        with self._lock:
+        with self._state_lock:
             lock = self._async_locks.get(loop)
             if lock is None:
                 lock = self._async_locks[loop] = asyncio.Lock()
@@ -300,10 +310,13 @@ class TokenCredentialAuth(httpx.Auth):
                 return await asyncio.to_thread(self._fetch_sync)
             try:
                 result = await self.credential.get_token(self.scope)
-                with self._lock:
-                    return self._store(result)
             except Exception as exc:
-                with self._lock:
+                with self._state_lock:
+                    return self._failed(exc)
+            with self._state_lock:
+                try:
+                    return self._store(result)
+                except CredentialError as exc:
                     return self._failed(exc)
 
     async def async_auth_flow(
