@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import iotcentral as ic
 import pytest
-from client_helpers import Script
+from client_helpers import Script, command_json
+from iotcentral_sim import DEFAULT_API_TOKEN, Simulator, SimulatorServer
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -52,3 +55,28 @@ def test_plain_http_only_to_names_that_cannot_leave_the_machine(url: str) -> Non
 def test_plain_http_to_loopback_is_allowed(url: str) -> None:
     with ic.IoTCentralClient(base_url=url, credential="Bearer x") as client:
         assert client.base_url == url
+
+
+def test_an_async_client_on_a_second_event_loop_refuses_before_sending() -> None:
+    script = Script(command_json())
+    client = script.async_client()
+    assert asyncio.run(client.run_command("mx1", "CoolDown")).id == "c0ffee"
+    copy = client.with_options(retry=0)
+    for user in (client, copy):
+        with pytest.raises(ic.WrongEventLoopError, match="Nothing was sent") as info:
+            asyncio.run(user.run_command("mx1", "CoolDown"))
+        assert isinstance(info.value, RuntimeError)
+        assert not getattr(info.value, "may_have_executed", False)
+    assert len(script.requests) == 1
+
+
+def test_a_second_event_loop_runs_nothing_on_the_simulator(
+    served: tuple[Simulator, SimulatorServer],
+) -> None:
+    simulator, server = served
+    token = ic.ApiToken(DEFAULT_API_TOKEN)
+    client = ic.AsyncIoTCentralClient(base_url=server.url, credential=token)
+    asyncio.run(client.run_command("mx1", "CoolDown", {"tempVal": 30}))
+    with pytest.raises(ic.WrongEventLoopError):
+        asyncio.run(client.run_command("mx1", "CoolDown", {"tempVal": 30}))
+    assert simulator.execution_count("mx1", "CoolDown") == 1

@@ -57,6 +57,7 @@ from ._errors import (
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._models import CommandHistory, CommandResult
 from ._retry import (
@@ -126,6 +127,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
     "parse_retry_after",
     "retry_idempotent",

@@ -9,10 +9,12 @@ result or a typed error. The retry loop around `_send` is the shells' only other
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -43,6 +45,7 @@ from ._errors import (
     InvalidPayloadError,
     IoTCentralError,
     TransportError,
+    WrongEventLoopError,
 )
 from ._http import ASYNC_HOOKS, SYNC_HOOKS, build_attempt
 from ._models import CommandHistory, CommandResult
@@ -343,6 +346,26 @@ class _BaseClient:
         return clone
 
 
+class _LoopBinding:
+    """The event loop an async client's connections belong to: the first one that used it."""
+
+    def __init__(self) -> None:
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def check(self) -> None:
+        """Bind to the running loop on first use; refuse any other loop (before sending)."""
+        loop = asyncio.get_running_loop()
+        bound = None if self._loop is None else self._loop()
+        if bound is None and self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif bound is not loop:
+            raise WrongEventLoopError(
+                "this AsyncIoTCentralClient was first used on another event loop, and its"
+                " connections belong to that loop; create one client per event loop."
+                " Nothing was sent."
+            )
+
+
 class IoTCentralClient(_BaseClient):
     """Run commands on IoT Central devices and read their history (synchronous).
 
@@ -556,6 +579,7 @@ class AsyncIoTCentralClient(_BaseClient):
         self._http = httpx.AsyncClient(
             auth=self._auth, event_hooks=ASYNC_HOOKS, **self._core.httpx_options(transport)
         )
+        self._loop = _LoopBinding()  # shared with copies from with_options, like the pool
 
     async def aclose(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
@@ -641,6 +665,7 @@ class AsyncIoTCentralClient(_BaseClient):
         """Send one attempt of `call` and read its answer: every request leaves from here."""
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
+        self._loop.check()
         request = call.build(self._http)
         try:
             response = await self._http.send(request, stream=True)

@@ -6,6 +6,7 @@ IoTCentralError
 │   ├── InvalidArgumentError         (also ValueError) empty id, timeout out of range, http:// URL
 │   └── InvalidPayloadError          (also TypeError) the request payload is not JSON
 ├── ClientClosedError                (also RuntimeError) the client was closed
+├── WrongEventLoopError              (also RuntimeError) an async client used on a second event loop
 ├── CredentialError                  the credential could not produce a token
 ├── DeviceCommandFailedError         raised only by CommandResult.raise_for_response_code()
 ├── APIError                         the service answered, but not with a result
@@ -74,6 +75,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "WrongEventLoopError",
 ]
 
 
@@ -95,6 +97,14 @@ class InvalidPayloadError(ValidationError, TypeError):
 
 class ClientClosedError(IoTCentralError, RuntimeError):
     """The client (or the client it was copied from) has been closed."""
+
+
+class WrongEventLoopError(IoTCentralError, RuntimeError):
+    """An async client was used on another event loop than the first one; nothing was sent.
+
+    Its connections belong to the loop that opened them: create one `AsyncIoTCentralClient` per
+    event loop (e.g. inside the coroutine that `asyncio.run()` runs).
+    """
 
 
 class CredentialError(IoTCentralError):
