@@ -13,6 +13,7 @@ import asyncio
 import copy
 import json
 import logging
+import time
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -25,6 +26,15 @@ from iotcentral_api.models import DeviceCommand
 from iotcentral_api.types import UNSET
 
 from ._auth import as_auth
+from ._bounds import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyReader,
+    attempt_deadline,
+    bound_reads,
+    check_max_response_bytes,
+    time_bound,
+)
 from ._config import (
     CONNECTION_TIMEOUT_RANGE,
     DEFAULT_API_VERSION,
@@ -100,12 +110,19 @@ class _Core:
     """Sans-I/O logic shared by both clients."""
 
     def __init__(
-        self, *, base_url: str, api_version: str, timeout: Timeout, retry: RetryPolicy
+        self,
+        *,
+        base_url: str,
+        api_version: str,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        max_response_bytes: int,
     ) -> None:
         self.base_url = base_url
         self.api_version = api_version
         self.timeout = timeout
         self.retry = retry
+        self.max_response_bytes = max_response_bytes
 
     @classmethod
     def create(
@@ -117,6 +134,7 @@ class _Core:
         api_version: object,
         timeout: object,
         retry: object,
+        max_response_bytes: object,
     ) -> _Core:
         if (app is None) == (base_url is None):
             raise InvalidArgumentError(
@@ -128,6 +146,7 @@ class _Core:
             api_version=check_api_version(api_version),
             timeout=check_timeout(timeout),
             retry=check_retry(retry),
+            max_response_bytes=check_max_response_bytes(max_response_bytes),
         )
 
     def with_defaults(self, *, timeout: object, retry: object) -> _Core:
@@ -136,6 +155,7 @@ class _Core:
             api_version=self.api_version,
             timeout=self.timeout if timeout is None else check_timeout(timeout),
             retry=self.retry if retry is None else check_retry(retry),
+            max_response_bytes=self.max_response_bytes,
         )
 
     def httpx_options(self, transport: object) -> dict[str, Any]:
@@ -143,7 +163,11 @@ class _Core:
         host = httpx.URL(self.base_url).host
         options: dict[str, Any] = {
             "base_url": self.base_url,
-            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+            "headers": {
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             "timeout": self.timeout.for_read(),
             "follow_redirects": False,
             "verify": True,
@@ -295,6 +319,7 @@ class _BaseClient:
         api_version: str = DEFAULT_API_VERSION,
         timeout: Timeout | None = None,
         retry: RetryPolicy | int | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._core = _Core.create(
             app,
@@ -303,6 +328,7 @@ class _BaseClient:
             api_version=api_version,
             timeout=timeout,
             retry=retry,
+            max_response_bytes=max_response_bytes,
         )
         self._auth = as_auth(credential)
         self._owner = True
@@ -380,6 +406,8 @@ class IoTCentralClient(_BaseClient):
         timeout: default timeouts (`Timeout`); run-command read timeouts always cover the
             service-side waits.
         retry: default retry policy (`RetryPolicy`), or a number of retries for the default policy.
+        max_response_bytes: the largest answer (decoded) the client reads; a larger one raises
+            `ResponseTooLargeError`. Command answers are small: the default is 1 MiB.
         transport: an httpx transport to send through (tests, in-process servers).
 
     One client holds one pool of connections: create it once, use it from any number of threads,
@@ -396,6 +424,7 @@ class IoTCentralClient(_BaseClient):
         api_version: str = DEFAULT_API_VERSION,
         timeout: Timeout | None = None,
         retry: RetryPolicy | int | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -406,6 +435,7 @@ class IoTCentralClient(_BaseClient):
             api_version=api_version,
             timeout=timeout,
             retry=retry,
+            max_response_bytes=max_response_bytes,
         )
         if transport is not None and not isinstance(transport, httpx.BaseTransport):
             raise InvalidArgumentError(
@@ -415,6 +445,7 @@ class IoTCentralClient(_BaseClient):
         self._http = httpx.Client(
             auth=self._auth, event_hooks=SYNC_HOOKS, **self._core.httpx_options(transport)
         )
+        bound_reads(self._http)  # blocking reads end by the attempt's deadline
 
     def close(self) -> None:
         """Close the connection pool (a copy from `with_options` leaves it open)."""
@@ -526,20 +557,28 @@ class IoTCentralClient(_BaseClient):
                 retries += 1
 
     def _send(self, call: _Call) -> httpx.Response:
-        """Send one attempt of `call` and read its answer: every request leaves from here."""
+        """Send one attempt of `call` and read its answer: every request leaves from here.
+
+        The attempt ends within `time_bound(call.timeout)`, and reads at most
+        `max_response_bytes`, however the server answers.
+        """
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
         request = call.build(self._http)
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, request) from exc
-        try:
-            response.read()
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, request, response) from exc
-        finally:
-            response.close()
+        with attempt_deadline(time_bound(call.timeout)) as deadline:
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, request) from exc
+            try:
+                body = BodyReader(response, limit=self._core.max_response_bytes, deadline=deadline)
+                for chunk in body.raw_chunks():
+                    body.feed(chunk)
+                body.finish()
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, request) from exc
+            finally:
+                response.close()
         return response
 
 
@@ -561,6 +600,7 @@ class AsyncIoTCentralClient(_BaseClient):
         api_version: str = DEFAULT_API_VERSION,
         timeout: Timeout | None = None,
         retry: RetryPolicy | int | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -571,6 +611,7 @@ class AsyncIoTCentralClient(_BaseClient):
             api_version=api_version,
             timeout=timeout,
             retry=retry,
+            max_response_bytes=max_response_bytes,
         )
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise InvalidArgumentError(
@@ -662,19 +703,36 @@ class AsyncIoTCentralClient(_BaseClient):
                 retries += 1
 
     async def _send(self, call: _Call) -> httpx.Response:
-        """Send one attempt of `call` and read its answer: every request leaves from here."""
+        """Send one attempt of `call` and read its answer: every request leaves from here.
+
+        The attempt ends within `time_bound(call.timeout)`, and reads at most
+        `max_response_bytes`, however the server answers.
+        """
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
         self._loop.check()
         request = call.build(self._http)
+        bound = time_bound(call.timeout)
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, request) from exc
-        try:
-            await response.aread()
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, request, response) from exc
-        finally:
-            await response.aclose()
+            async with asyncio.timeout(bound):
+                try:
+                    response = await self._http.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    raise map_transport_error(exc, request) from exc
+                try:
+                    limit = self._core.max_response_bytes
+                    body = BodyReader(response, limit=limit, deadline=time.monotonic() + bound)
+                    async for chunk in body.async_raw_chunks():
+                        body.feed(chunk)
+                    body.finish()
+                except httpx.HTTPError as exc:
+                    raise map_transport_error(exc, request) from exc
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            late = httpx.ReadTimeout(
+                f"no complete answer within the attempt's time bound ({bound:.0f} s)",
+                request=request,
+            )
+            raise map_transport_error(late, request) from None
         return response

@@ -24,6 +24,7 @@ IoTCentralError
 │   │   └── ServerError              any other status >= 500
 │   │       └── ServiceUnavailableError 503 (retry_after)
 │   └── MalformedResponseError       not JSON, truncated, wrong shape, or an undocumented status
+│       └── ResponseTooLargeError    larger than max_response_bytes (reading stopped there)
 └── TransportError                   no usable answer arrived
     ├── RequestNotSentError          provably never reached the service (connect error or timeout)
     └── RequestMaybeSentError        may have reached the service (read timeout, dropped connection)
@@ -68,6 +69,7 @@ __all__ = [
     "PreconditionFailedError",
     "RequestMaybeSentError",
     "RequestNotSentError",
+    "ResponseTooLargeError",
     "ServerError",
     "ServiceUnavailableError",
     "ThrottledError",
@@ -270,6 +272,13 @@ class MalformedResponseError(APIError):
     """An unusable answer: not JSON, truncated, of the wrong shape, or an undocumented status.
 
     For a run-command request this usually means the command was accepted (and may have run).
+    """
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """The answer was larger than the client's `max_response_bytes`; reading stopped there.
+
+    For a run-command request that the service accepted (2xx, or 5xx), the command may have run.
     """
 
 

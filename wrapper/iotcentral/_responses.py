@@ -68,9 +68,12 @@ def _reject_constant(name: str) -> Any:
     raise _NotJSON(f"{name} is not a JSON value")
 
 
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _loads(content: bytes) -> Any:
     """Strict JSON: NaN and Infinity are refused (results must print back as valid JSON)."""
-    return json.loads(content, parse_constant=_reject_constant)
+    return _STRICT_JSON.decode(content.decode("utf-8"))
 
 
 def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
@@ -260,15 +263,8 @@ def _command_result(obj: object, response: httpx.Response, where: str) -> Comman
     )
 
 
-def map_transport_error(
-    exc: httpx.HTTPError, request: httpx.Request, response: httpx.Response | None = None
-) -> IoTCentralError:
-    """The typed error for an httpx exception raised while sending `request` or reading its answer.
-
-    `response` is the answer whose body failed to read, if the headers had arrived.
-    """
-    if isinstance(exc, httpx.DecodingError) and response is not None:
-        return MalformedResponseError(f"the answer could not be decoded: {exc}", response=response)
+def map_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> IoTCentralError:
+    """The typed error for an httpx exception raised sending `request` or reading its answer."""
     # The auth flow may have re-sent another request (a fresh token after a 401): report that one.
     request = _request_of(exc) or request
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
