@@ -27,5 +27,5 @@ async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
     """Record (and skip) every wait the simulator makes, in real seconds after scaling."""
     recorder = SleepRecorder()
-    monkeypatch.setattr("iotcentral_sim._app._sleep_for", recorder)
+    monkeypatch.setattr("iotcentral_sim._backend._sleep_for", recorder)
     return recorder

@@ -165,7 +165,7 @@ async def test_a_waiting_command_does_not_block_others(monkeypatch: pytest.Monke
     async def blocking_sleep(seconds: float) -> None:
         await release.wait()
 
-    monkeypatch.setattr("iotcentral_sim._app._sleep_for", blocking_sleep)
+    monkeypatch.setattr("iotcentral_sim._backend._sleep_for", blocking_sleep)
     sim = Simulator(rate_limit=None)
     async with asgi_client(sim) as c:
 
