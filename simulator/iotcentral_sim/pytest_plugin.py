@@ -114,7 +114,7 @@ class SimulatorOptions:
 
 
 class IoTCentralSim:
-    """What the ``iotcentral_sim`` fixture hands a test: a running simulator and how to reach it.
+    """What the plugin's fixtures hand a test: a running simulator and how to reach it.
 
     ``base_url``: the client base URL (``http://127.0.0.1:<port>/api``). ``token``: an
     ``Authorization`` header value allowed to run commands (an API token sent raw, or

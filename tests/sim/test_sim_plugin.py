@@ -283,8 +283,8 @@ def test_importing_the_plugin_does_not_import_the_simulator() -> None:
 
     code = (
         "import sys, iotcentral_sim.pytest_plugin; "
-        "print(sorted(m for m in ('starlette', 'uvicorn', 'openapi_core', 'iotcentral_sim._app')"
-        " if m in sys.modules))"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'openapi_core', 'iotcentral_sim._app',"
+        " 'iotcentral_sim._backend', 'iotcentral_sim._pipeline') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
