@@ -71,22 +71,22 @@ async def send_response(send: Send, status: int, headers: Mapping[str, str], bod
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_json(send_: Send, status: int, body: bytes) -> None:
+async def send_json(send: Send, status: int, body: bytes) -> None:
     """Send an ``application/json`` response."""
-    await send_response(send_, status, _JSON, body)
+    await send_response(send, status, _JSON, body)
 
 
-async def send_error(send_: Send, error: SimError) -> None:
+async def send_error(send: Send, error: SimError) -> None:
     """Send ``error`` in the service's Error shape."""
-    await send_response(send_, error.status, error.response_headers(), error.body())
+    await send_response(send, error.status, error.response_headers(), error.body())
 
 
-async def _send_head(send_: Send, status: int, length: int) -> None:
+async def _send_head(send: Send, status: int, length: int) -> None:
     headers = _encode_headers(_JSON, length)
-    await send_({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
 
 
-async def send_fault_before(send_: Send, fault: Fault, *, status: int) -> None:
+async def send_fault_before(send: Send, fault: Fault, *, status: int) -> None:
     """Render a fault that fires before the command runs (``status`` is the success status).
 
     ``status_before`` raises its :class:`SimError` (the caller sends it like any error);
@@ -98,15 +98,15 @@ async def send_fault_before(send_: Send, fault: Fault, *, status: int) -> None:
         code = fault.status or 502
         phrase = status_phrase(code)
         page = _HTML_PAGE.format(status=code, phrase=phrase).encode()
-        await send_response(send_, code, {"content-type": "text/html; charset=utf-8"}, page)
+        await send_response(send, code, {"content-type": "text/html; charset=utf-8"}, page)
         return
     # drop_before
-    await _send_head(send_, status, _DROP_CONTENT_LENGTH)
+    await _send_head(send, status, _DROP_CONTENT_LENGTH)
     raise ConnectionDropped(executed=False)
 
 
 async def send_fault_after(
-    send_: Send,
+    send: Send,
     fault: Fault,
     status: int,
     body: bytes,
@@ -120,14 +120,14 @@ async def send_fault_after(
     if fault.kind == "status_after":
         raise SimError.injected(fault.status or 500, fault.retry_after)
     if fault.kind == "drop_after":
-        await _send_head(send_, status, len(body))
+        await _send_head(send, status, len(body))
         raise ConnectionDropped(executed=True)
     if fault.kind == "truncated":
-        await send_json(send_, status, body[: max(1, len(body) // 2)])
+        await send_json(send, status, body[: max(1, len(body) // 2)])
         return
     # slow
     await sleep(fault.delay or 0.0)
-    await send_json(send_, status, body)
+    await send_json(send, status, body)
 
 
 def error_response(error: SimError) -> Response:
