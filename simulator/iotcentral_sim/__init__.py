@@ -13,7 +13,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._app import CommandKey, Simulator
+    from ._app import Simulator
+    from ._backend import CommandKey
     from ._errors import ConnectionDropped, ScenarioError
     from ._faults import FAULT_KINDS, Fault
     from ._scenario import (
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "CommandKey": "_app",
+    "CommandKey": "_backend",
     "Simulator": "_app",
     "ConnectionDropped": "_errors",
     "ScenarioError": "_errors",

@@ -1,88 +1,38 @@
-"""The simulator: per-instance state plus the ASGI app that serves it (moto's ``responses`` role).
+"""``Simulator``: one simulated IoT Central application, and the ASGI app that serves it.
 
-Request pipeline for the command operations, in this order (each step may answer an error):
+This module is the public face. It validates the constructor's options, owns the spec binding and
+the backend, exposes the control surface tests use (counters, history, faults, reset) and wires
+the ASGI app together. The work happens elsewhere:
 
-1. route and parameters from the spec (404/405; 400 ``MissingApiVersionParameter`` /
-   ``InvalidApiVersionParameter``);
-2. authentication (401 ``Unauthorized``) and authorisation of runs (403 ``Forbidden``);
-3. throttling, one bucket per application (429 ``TooManyRequests`` + ``Retry-After``);
-4. body validation against the spec (415 / 400 ``InvalidJson`` / 422 ``InvalidRequestBody``);
-5. device, module, component and command lookup (404 ``DeviceNotFound`` ...);
-6. injected faults (:meth:`Simulator.add_fault`);
-7. execution: wait for an offline device (``connectionTimeout``), hand the command to it (the
-   execution counter goes up), wait for its answer (``responseTimeout``), answer 201.
+- ``_backend.py``: state and command semantics, no HTTP (moto's ``models.py``);
+- ``_pipeline.py``: the command API's request pipeline, handlers keyed by ``operationId``
+  (moto's ``responses.py``);
+- ``_control.py``: the ``/_sim`` control API;
+- ``_render.py``: ASGI sending, error answers and fault rendering;
+- ``_errors.py``: every error code, built by named constructors (moto's ``exceptions.py``);
+- ``_spec.py``: routing and validation read from ``spec/iotcentral.yaml``.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import logging
-import math
-import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from http import HTTPStatus
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from anyio import sleep as _sleep_for
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Mount
 
-from ._errors import ConnectionDropped, SimError, default_error_code
-from ._faults import Fault, FaultSet
-from ._scenario import (
-    CommandSpec,
-    DeviceSpec,
-    Scenario,
-    TokenSpec,
-    default_scenario,
-)
-from ._spec import Operation, SpecBinding
-from ._throttling import TokenBucket
+from ._backend import CommandKey, SimBackend
+from ._control import control_routes
+from ._faults import Fault
+from ._pipeline import CommandPipeline
+from ._render import http_exception
+from ._scenario import Scenario, TokenSpec, default_scenario
+from ._spec import SpecBinding
 
 __all__ = ["CommandKey", "Simulator"]
-
-logger = logging.getLogger("iotcentral_sim")
-
-_DEFAULT_RESPONSE_TIMEOUT = 30
-_DEFAULT_CONNECTION_TIMEOUT = 0
-_DROP_CONTENT_LENGTH = 256
-_HTML_PAGE = (
-    "<!DOCTYPE html>\n<html><head><title>{status} {phrase}</title></head>"
-    "<body><h1>{status} {phrase}</h1><p>The gateway could not reach the service.</p>"
-    "</body></html>\n"
-)
-
-
-@dataclass(frozen=True)
-class CommandKey:
-    """Identifies a command target: device, optional module, optional component, command name."""
-
-    device_id: str
-    command_name: str
-    component: str | None = None
-    module: str | None = None
-
-    def sort_key(self) -> tuple[str, str, str, str]:
-        """A total order (device, module, component, command; absent parts first)."""
-        return (self.device_id, self.module or "", self.component or "", self.command_name)
-
-
-@dataclass(frozen=True)
-class _Target:
-    device: DeviceSpec
-    key: CommandKey
-    command: CommandSpec
 
 
 class Simulator:
@@ -115,8 +65,8 @@ class Simulator:
             raise ValueError("time_scale must be >= 0")
         if rate_limit is not None and rate_limit < 0:
             raise ValueError("rate_limit must be >= 0 (0 or None disables throttling)")
-        self.scenario: Scenario = scenario if scenario is not None else default_scenario()
-        tokens = self.scenario.tokens
+        scenario = scenario if scenario is not None else default_scenario()
+        tokens = scenario.tokens
         if api_tokens is not None:
             if isinstance(api_tokens, str):
                 raise TypeError("api_tokens must be a sequence of tokens, not one string")
@@ -128,40 +78,55 @@ class Simulator:
                 ),
                 *bearer,
             )
-        self._tokens: tuple[TokenSpec, ...] = tokens
-        self.rate_limit: float | None = rate_limit or None
-        self.time_scale: float = time_scale
-        self._clock = clock or time.monotonic
         self.spec = SpecBinding(Path(spec_file) if spec_file is not None else None)
-        self._lock = threading.Lock()
-        self._bucket = TokenBucket(self.rate_limit, self._clock) if self.rate_limit else None
-        self._faults = FaultSet()
-        self._counts: dict[CommandKey, int] = {}
-        self._history: dict[CommandKey, dict[str, Any]] = {}
-        self._first_attempt: dict[str, float] = {}
-        self._connected: set[str] = set()
-        self._requests = 0
-        self.app: Starlette = self._build_app()
+        self._backend = SimBackend(
+            scenario,
+            tokens,
+            rate_limit=rate_limit or None,
+            time_scale=time_scale,
+            clock=clock or time.monotonic,
+        )
+        self.app: Starlette = Starlette(
+            routes=[
+                Mount("/_sim", routes=control_routes(self)),
+                Mount(self.spec.base_path, app=CommandPipeline(self.spec, self._backend)),
+            ],
+            exception_handlers={HTTPException: http_exception},
+        )
 
     def __repr__(self) -> str:
         return (
             f"Simulator(scenario={self.scenario.name!r}, devices={len(self.scenario.devices)}, "
-            f"tokens={len(self._tokens)}, rate_limit={self.rate_limit!r}, "
+            f"tokens={len(self.tokens)}, rate_limit={self.rate_limit!r}, "
             f"time_scale={self.time_scale!r})"
         )
 
     # ----------------------------------------------------------------- public control surface
 
     @property
+    def scenario(self) -> Scenario:
+        """The devices and tokens this simulator started with."""
+        return self._backend.scenario
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Requests per second per application (``None``: no throttling)."""
+        return self._backend.rate_limit
+
+    @property
+    def time_scale(self) -> float:
+        """The factor applied to every simulated wait."""
+        return self._backend.time_scale
+
+    @property
     def tokens(self) -> tuple[TokenSpec, ...]:
         """The accepted credentials (their reprs never show the secret)."""
-        return self._tokens
+        return self._backend.tokens
 
     @property
     def request_count(self) -> int:
         """How many requests reached the command API (``/api/...``) since start or reset."""
-        with self._lock:
-            return self._requests
+        return self._backend.request_count
 
     def execution_count(
         self,
@@ -178,14 +143,11 @@ class Simulator:
         Never counts requests stopped before the device (auth, throttling, validation, offline
         device, ``*_before`` faults, ``html``).
         """
-        key = CommandKey(device_id, command_name, component, module)
-        with self._lock:
-            return self._counts.get(key, 0)
+        return self._backend.execution_count(CommandKey(device_id, command_name, component, module))
 
     def executions(self) -> dict[CommandKey, int]:
         """A snapshot of every non-zero execution counter."""
-        with self._lock:
-            return dict(self._counts)
+        return self._backend.executions()
 
     def last_execution(
         self,
@@ -196,10 +158,7 @@ class Simulator:
         module: str | None = None,
     ) -> dict[str, Any] | None:
         """The most recent DeviceCommand result (what history returns), or ``None``."""
-        key = CommandKey(device_id, command_name, component, module)
-        with self._lock:
-            found = self._history.get(key)
-            return None if found is None else dict(found)
+        return self._backend.last_execution(CommandKey(device_id, command_name, component, module))
 
     def add_fault(
         self,
@@ -242,397 +201,16 @@ class Simulator:
             delay=delay,
             on=on,  # type: ignore[arg-type]  # validated by Fault
         )
-        self._faults.add(fault)
+        self._backend.faults.add(fault)
 
     def faults(self) -> list[Fault]:
         """The faults still pending."""
-        return self._faults.pending()
+        return self._backend.faults.pending()
 
     def clear_faults(self) -> None:
         """Remove every pending fault."""
-        self._faults.clear()
+        self._backend.faults.clear()
 
     def reset(self) -> None:
         """Back to the scenario's start: counters, history, faults, throttling, connections."""
-        with self._lock:
-            self._counts.clear()
-            self._history.clear()
-            self._first_attempt.clear()
-            self._connected.clear()
-            self._requests = 0
-        self._faults.clear()
-        if self._bucket is not None:
-            self._bucket.reset()
-
-    # ----------------------------------------------------------------------------- ASGI app
-
-    def _build_app(self) -> Starlette:
-        control = [
-            Route("/health", self._control_health, methods=["GET"]),
-            Route("/reset", self._control_reset, methods=["POST"]),
-            Route("/executions", self._control_executions, methods=["GET"]),
-            Route("/faults", self._control_faults, methods=["GET", "POST", "DELETE"]),
-        ]
-        api: ASGIApp = self._api
-        return Starlette(
-            routes=[Mount("/_sim", routes=control), Mount(self.spec.base_path, app=api)],
-            exception_handlers={HTTPException: _http_exception},
-        )
-
-    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # pragma: no cover - websockets are not served
-            return
-        method: str = scope["method"]
-        raw = scope.get("raw_path")
-        raw_path = raw.decode("latin-1") if raw else quote(scope["path"])
-        raw_path = raw_path.split("?", 1)[0]
-        headers = Headers(scope=scope)
-        query = QueryParams(scope.get("query_string", b""))
-        body = await _read_body(receive)
-        with self._lock:
-            self._requests += 1
-        try:
-            await self._handle(send, method, raw_path, query, headers, body)
-        except SimError as error:
-            logger.debug("%s %s -> %s %s", method, raw_path, error.status, error.code)
-            await _send(send, error.status, error.response_headers(), error.body())
-        except ConnectionDropped:
-            logger.debug("%s %s -> connection dropped", method, raw_path)
-            raise
-        except Exception:
-            logger.exception("unexpected error in the simulator")
-            internal = SimError(500, "InternalServerError", "An internal server error occurred.")
-            await _send(send, internal.status, internal.response_headers(), internal.body())
-
-    async def _handle(
-        self,
-        send: Send,
-        method: str,
-        raw_path: str,
-        query: QueryParams,
-        headers: Headers,
-        body: bytes,
-    ) -> None:
-        operation = self.spec.match(method, raw_path)
-        self.spec.check_parameters(method, raw_path, query, headers)
-        token = self._authenticate(headers)
-        is_run = operation.method == "post"
-        if is_run and not token.can_run:
-            raise SimError(
-                403,
-                "Forbidden",
-                "The token's role does not have permission to run device commands.",
-            )
-        self._throttle()
-        payload: dict[str, Any] = {}
-        if is_run:
-            payload = self.spec.parse_body(method, raw_path, headers, body)
-        target = self._lookup(operation)
-        fault = self._faults.take(
-            target.key.device_id, target.key.command_name, "run" if is_run else "history"
-        )
-        if fault is not None and not fault.executes:
-            await self._fault_before(send, fault, status=201 if is_run else 200)
-            return
-        if is_run:
-            status, document = 201, await self._execute(target, payload)
-        else:
-            status, document = 200, self._history_document(target.key)
-        encoded = json.dumps(document, separators=(",", ":")).encode()
-        if fault is not None:
-            await self._fault_after(send, fault, status, encoded)
-            return
-        await _send(send, status, {"content-type": "application/json"}, encoded)
-
-    # ---------------------------------------------------------------------------- pipeline
-
-    def _authenticate(self, headers: Headers) -> TokenSpec:
-        value = (headers.get(self.spec.auth_header) or "").strip()
-        if not value:
-            raise SimError(
-                401,
-                "Unauthorized",
-                "The Authorization header is missing: send an IoT Central API token or "
-                "'Bearer <Azure AD token>'.",
-            )
-        kind = "api"
-        if value[:7].lower() == "bearer ":
-            kind, value = "bearer", value[7:].strip()
-        found: TokenSpec | None = None
-        for token in self._tokens:
-            # Compare every token in constant time; never log or echo the value.
-            if token.kind == kind and hmac.compare_digest(token.token.encode(), value.encode()):
-                found = token
-        if found is None:
-            raise SimError(
-                401,
-                "Unauthorized",
-                "The token is expired or not valid for this application.",
-            )
-        return found
-
-    def _throttle(self) -> None:
-        if self._bucket is None:
-            return
-        retry_after = self._bucket.acquire()
-        if retry_after is not None:
-            raise SimError(
-                429,
-                "TooManyRequests",
-                f"Too many requests: the application is limited to {self.rate_limit:g} "
-                "requests per second. Back off and send fewer requests concurrently.",
-                retry_after=retry_after,
-            )
-
-    def _lookup(self, operation: Operation) -> _Target:
-        params = operation.params
-        device_id = params["deviceId"]
-        command_name = params["commandName"]
-        module_name = params.get("moduleName")
-        component_name = params.get("componentName")
-        device = self.scenario.devices.get(device_id)
-        if device is None:
-            raise SimError(
-                404, "DeviceNotFound", f"The device with id '{_show(device_id)}' does not exist."
-            )
-        commands: Mapping[str, CommandSpec] = device.commands
-        components = device.components
-        if module_name is not None:
-            module = device.modules.get(module_name)
-            if module is None:
-                raise SimError(
-                    404,
-                    "ModuleNotFound",
-                    f"The module '{_show(module_name)}' does not exist on device "
-                    f"'{_show(device_id)}'.",
-                )
-            commands, components = module.commands, module.components
-        if component_name is not None:
-            component = components.get(component_name)
-            if component is None:
-                raise SimError(
-                    404,
-                    "ComponentNotFound",
-                    f"The component '{_show(component_name)}' does not exist.",
-                )
-            commands = component.commands
-        command = commands.get(command_name)
-        if command is None:
-            raise SimError(
-                404,
-                "CommandNotFound",
-                f"The command '{_show(command_name)}' is not defined for this device.",
-            )
-        key = CommandKey(device_id, command_name, component_name, module_name)
-        return _Target(device, key, command)
-
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0 and self.time_scale > 0:
-            await _sleep_for(seconds * self.time_scale)
-
-    def _connect_wait(self, device: DeviceSpec) -> float | None:
-        """Simulated seconds until ``device`` is online (0: online now; None: never)."""
-        now = self._clock()
-        with self._lock:
-            if device.online or device.id in self._connected:
-                return 0.0
-            if device.connects_after is None:
-                return None
-            first = self._first_attempt.setdefault(device.id, now)
-        if first == now:
-            return device.connects_after
-        if self.time_scale == 0:
-            return 0.0
-        online_at = first + device.connects_after * self.time_scale
-        return max(0.0, (online_at - now) / self.time_scale)
-
-    async def _execute(self, target: _Target, payload: Mapping[str, Any]) -> dict[str, Any]:
-        device, key, command = target.device, target.key, target.command
-        connection_timeout = int(payload.get("connectionTimeout", _DEFAULT_CONNECTION_TIMEOUT))
-        response_timeout = int(payload.get("responseTimeout", _DEFAULT_RESPONSE_TIMEOUT))
-        wait = self._connect_wait(device)
-        if wait is None or wait > connection_timeout:
-            await self._sleep(connection_timeout)
-            raise SimError(
-                404,
-                "DeviceNotOnline",
-                f"The device '{_show(device.id)}' is not online: it did not connect within the "
-                f"connection timeout of {connection_timeout} s.",
-            )
-        if wait > 0:
-            await self._sleep(wait)
-        with self._lock:
-            self._connected.add(device.id)
-            # The command has reached the device from here on: count it.
-            self._counts[key] = self._counts.get(key, 0) + 1
-        answer_after = (
-            command.responds_after if command.responds_after is not None else device.responds_after
-        )
-        if answer_after > response_timeout:
-            await self._sleep(response_timeout)
-            raise SimError(
-                504, "RequestTimeout", "Request timeout waiting for the device to respond."
-            )
-        await self._sleep(answer_after)
-        document: dict[str, Any] = {"id": str(uuid.uuid4())}
-        for field in ("connectionTimeout", "responseTimeout"):
-            if field in payload:
-                document[field] = int(payload[field])
-        if "request" in payload:
-            document["request"] = payload["request"]
-        if command.handler == "echo":
-            if "request" in payload:
-                document["response"] = payload["request"]
-        else:
-            document["response"] = command.response
-        document["responseCode"] = command.code
-        with self._lock:
-            self._history[key] = document
-        return document
-
-    def _history_document(self, key: CommandKey) -> dict[str, Any]:
-        with self._lock:
-            last = self._history.get(key)
-        return {"value": [] if last is None else [last]}
-
-    # ------------------------------------------------------------------------------- faults
-
-    async def _fault_before(self, send: Send, fault: Fault, *, status: int) -> None:
-        if fault.kind == "status_before":
-            raise _fault_error(fault)
-        if fault.kind == "html":
-            code = fault.status or 502
-            phrase = _phrase(code)
-            page = _HTML_PAGE.format(status=code, phrase=phrase).encode()
-            await _send(send, code, {"content-type": "text/html; charset=utf-8"}, page)
-            return
-        # drop_before
-        await _start(send, status, _DROP_CONTENT_LENGTH)
-        raise ConnectionDropped(executed=False)
-
-    async def _fault_after(self, send: Send, fault: Fault, status: int, body: bytes) -> None:
-        if fault.kind == "status_after":
-            raise _fault_error(fault)
-        if fault.kind == "drop_after":
-            await _start(send, status, len(body))
-            raise ConnectionDropped(executed=True)
-        if fault.kind == "truncated":
-            cut = body[: max(1, len(body) // 2)]
-            await _send(send, status, {"content-type": "application/json"}, cut)
-            return
-        # slow
-        await self._sleep(fault.delay or 0.0)
-        await _send(send, status, {"content-type": "application/json"}, body)
-
-    # -------------------------------------------------------------------------- control API
-
-    async def _control_health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "scenario": self.scenario.name})
-
-    async def _control_reset(self, request: Request) -> Response:
-        self.reset()
-        return Response(status_code=204)
-
-    async def _control_executions(self, request: Request) -> Response:
-        items = [
-            {
-                "device_id": key.device_id,
-                "module": key.module,
-                "component": key.component,
-                "command_name": key.command_name,
-                "count": count,
-            }
-            for key, count in sorted(self.executions().items(), key=lambda kv: kv[0].sort_key())
-        ]
-        return JSONResponse({"executions": items})
-
-    async def _control_faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.clear_faults()
-            return Response(status_code=204)
-        if request.method == "POST":
-            try:
-                spec = await request.json()
-                if not isinstance(spec, dict):
-                    raise TypeError("expected a JSON object")
-                self.add_fault(**spec)
-            except (ValueError, TypeError) as exc:
-                return _control_error(400, "InvalidFault", str(exc))
-            return JSONResponse({"faults": [f.to_dict() for f in self.faults()]}, 201)
-        return JSONResponse({"faults": [f.to_dict() for f in self.faults()]})
-
-
-# ------------------------------------------------------------------------------- ASGI helpers
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _encode_headers(headers: Mapping[str, str], length: int) -> list[tuple[bytes, bytes]]:
-    encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    encoded.append((b"content-length", str(length).encode()))
-    return encoded
-
-
-async def _send(send: Send, status: int, headers: Mapping[str, str], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": _encode_headers(headers, len(body)),
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _start(send: Send, status: int, length: int) -> None:
-    headers = _encode_headers({"content-type": "application/json"}, length)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-
-
-def _fault_error(fault: Fault) -> SimError:
-    status = fault.status or 500
-    retry_after: int | None = None
-    if fault.retry_after is not None:
-        retry_after = math.ceil(fault.retry_after)
-    elif status in (429, 503):
-        retry_after = 1
-    return SimError(
-        status,
-        default_error_code(status),
-        f"{_phrase(status)} (simulated fault).",
-        retry_after=retry_after,
-    )
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _show(value: str) -> str:
-    """A path value fit for an error message: printable and bounded."""
-    shown = "".join(c if c.isprintable() else "?" for c in value)
-    return shown if len(shown) <= 80 else shown[:80] + "..."
-
-
-def _control_error(status: int, code: str, message: str) -> Response:
-    error = SimError(status, code, message)
-    return Response(error.body(), status_code=status, headers=error.response_headers())
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, default_error_code(status))
-    return _control_error(status, code, _phrase(status) + ".")
+        self._backend.reset()

@@ -51,12 +51,16 @@ def spec_path() -> Path:
 
 @dataclass(frozen=True)
 class Operation:
-    """One spec operation matched by a request: its id, method and unquoted path parameters."""
+    """One spec operation matched by a request: its id, method and unquoted path parameters.
+
+    ``has_body``: the operation declares a ``requestBody`` (validated by :meth:`parse_body`).
+    """
 
     operation_id: str
     method: str
     template: str
     params: Mapping[str, str] = field(default_factory=dict)
+    has_body: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class _Route:
     regex: re.Pattern[str]
     names: tuple[str, ...]
     operations: Mapping[str, str]  # lower-case method -> operationId
+    with_body: frozenset[str]  # lower-case methods whose operation declares a requestBody
 
 
 class _Request:
@@ -124,7 +129,13 @@ class SpecBinding:
                 pattern += re.escape(piece)
         methods = ("get", "put", "post", "delete", "patch", "head", "options")
         operations = {m: item[m]["operationId"] for m in methods if m in item}
-        return _Route(template, re.compile(f"^{pattern}$"), tuple(names), operations)
+        with_body = frozenset(m for m in operations if "requestBody" in item[m])
+        return _Route(template, re.compile(f"^{pattern}$"), tuple(names), operations, with_body)
+
+    @property
+    def operation_ids(self) -> frozenset[str]:
+        """Every ``operationId`` the spec routes (the pipeline needs a handler for each)."""
+        return frozenset(op for route in self._routes for op in route.operations.values())
 
     def match(self, method: str, raw_path: str) -> Operation:
         """Find the operation for ``method`` and a percent-encoded path (``/api/...``).
@@ -132,24 +143,21 @@ class SpecBinding:
         Raises :class:`SimError` 404 ``NotFound`` or 405 ``MethodNotAllowed``.
         """
         if not raw_path.startswith(self.base_path + "/"):
-            raise SimError(404, "NotFound", "The requested resource does not exist.")
+            raise SimError.not_found()
         sub = raw_path[len(self.base_path) :]
         for route in self._routes:
             found = route.regex.match(sub)
             if found is None:
                 continue
-            operation_id = route.operations.get(method.lower())
+            verb = method.lower()
+            operation_id = route.operations.get(verb)
             if operation_id is None:
-                allowed = ", ".join(sorted(m.upper() for m in route.operations))
-                raise SimError(
-                    405,
-                    "MethodNotAllowed",
-                    f"The method {method.upper()} is not allowed on this resource.",
-                    headers={"allow": allowed},
-                )
+                raise SimError.method_not_allowed(method, route.operations)
             params = dict(zip(route.names, map(unquote, found.groups()), strict=True))
-            return Operation(operation_id, method.lower(), route.template, params)
-        raise SimError(404, "NotFound", "The requested resource does not exist.")
+            return Operation(
+                operation_id, verb, route.template, params, has_body=verb in route.with_body
+            )
+        raise SimError.not_found()
 
     def _request(
         self, method: str, raw_path: str, query: QueryParams, headers: Headers, body: bytes | None
@@ -170,25 +178,12 @@ class SpecBinding:
             if isinstance(error, ParameterValidationError) and error.name == _API_VERSION:
                 raise self._api_version_error(error, query)
         for error in errors:
-            name = getattr(error, "name", "?")
-            raise SimError(400, "InvalidParameter", f"Invalid parameter '{name}'.")
+            raise SimError.invalid_parameter(getattr(error, "name", "?"))
 
     def _api_version_error(self, error: ParameterValidationError, query: QueryParams) -> SimError:
-        supported = ", ".join(f"'{v}'" for v in self.api_versions)
         if isinstance(error, MissingRequiredParameter):
-            return SimError(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests. "
-                f"Supported api-versions: {supported}.",
-            )
-        given = query.get(_API_VERSION, "")
-        shown = given if len(given) <= 40 and given.isprintable() else given[:40] + "..."
-        return SimError(
-            400,
-            "InvalidApiVersionParameter",
-            f"The api-version '{shown}' is invalid. Supported api-versions: {supported}.",
-        )
+            return SimError.missing_api_version(self.api_versions)
+        return SimError.invalid_api_version(query.get(_API_VERSION, ""), self.api_versions)
 
     def parse_body(self, method: str, raw_path: str, headers: Headers, body: bytes) -> Any:
         """Validate a request body against the operation's schema and return it parsed.
@@ -202,7 +197,7 @@ class SpecBinding:
         try:
             return json.loads(body, parse_constant=_reject_constant)
         except ValueError as exc:  # NaN / Infinity: not JSON, and not re-serialisable as JSON
-            raise SimError(400, "InvalidJson", "The request body is not valid JSON.") from exc
+            raise SimError.invalid_json() from exc
 
 
 def _reject_constant(name: str) -> Any:
@@ -212,27 +207,16 @@ def _reject_constant(name: str) -> Any:
 def _body_error(error: Exception) -> SimError:
     cause = error.__cause__
     if isinstance(error, MissingRequestBodyError):
-        return SimError(
-            400,
-            "InvalidJson",
-            "The request body is missing: send a JSON DeviceCommand object, e.g. {}.",
-        )
+        return SimError.missing_body()
     if isinstance(cause, MediaTypeNotFound):
-        return SimError(
-            415,
-            "UnsupportedMediaType",
-            "The request content type must be application/json.",
-        )
+        return SimError.unsupported_media_type()
     if isinstance(cause, MediaTypeDeserializeError):
-        return SimError(400, "InvalidJson", "The request body is not valid JSON.")
+        return SimError.invalid_json()
     if isinstance(error, InvalidRequestBody) and isinstance(cause, InvalidSchemaValue):
-        problems = sorted(_describe(e) for e in cause.schema_errors)
-        return SimError(
-            422, "InvalidRequestBody", "The request body is invalid: " + "; ".join(problems) + "."
-        )
+        return SimError.invalid_request_body(sorted(_describe(e) for e in cause.schema_errors))
     if isinstance(error, RequestBodyValidationError):
-        return SimError(422, "InvalidRequestBody", "The request body is invalid.")
-    return SimError(400, "BadRequest", "The request is invalid.")
+        return SimError.invalid_request_body()
+    return SimError.bad_request()
 
 
 def _describe(error: Any) -> str:

@@ -1,8 +1,20 @@
-"""pytest plugin: a real IoT Central simulator for each test, over loopback HTTP.
+"""pytest plugin: a real IoT Central simulator for your tests, over loopback HTTP.
 
 Registered through the ``pytest11`` entry point ``iotcentral_sim``, so it is active wherever
 ``iotcentral-client[sim]`` is installed. Importing it is cheap: the simulator, starlette and
-uvicorn are imported only when a test uses the fixture.
+uvicorn are imported only when a test uses a fixture.
+
+Fixtures (each hands the test an :class:`IoTCentralSim`):
+
+- ``iotcentral_sim``: a simulator of the test's own, served for that test only; configured by the
+  ``iotcentral_sim`` marker.
+- ``iotcentral_sim_shared``: one simulator served for the whole session, reset (counters,
+  history, faults, throttling) before each test that uses it. Much cheaper than a server per test;
+  configured once per session by overriding ``iotcentral_sim_session_options``.
+- ``iotcentral_sim_session``: the same shared simulator, session-scoped and never reset (for
+  session- or module-scoped fixtures built on top of it).
+- ``iotcentral_sim_session_options``: the :class:`SimulatorOptions` the shared simulator is built
+  with (default: the marker's defaults); override it in a ``conftest.py`` at session scope.
 
 Usage::
 
@@ -24,6 +36,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +49,14 @@ if TYPE_CHECKING:
     from ._scenario import Scenario
     from ._server import SimulatorServer
 
-__all__ = ["IoTCentralSim", "SimulatorOptions", "iotcentral_sim"]
+__all__ = [
+    "IoTCentralSim",
+    "SimulatorOptions",
+    "iotcentral_sim",
+    "iotcentral_sim_session",
+    "iotcentral_sim_session_options",
+    "iotcentral_sim_shared",
+]
 
 _MARKER = "iotcentral_sim"
 _MARKER_HELP = (
@@ -94,7 +114,7 @@ class SimulatorOptions:
 
 
 class IoTCentralSim:
-    """What the ``iotcentral_sim`` fixture hands a test: a running simulator and how to reach it.
+    """What the plugin's fixtures hand a test: a running simulator and how to reach it.
 
     ``base_url``: the client base URL (``http://127.0.0.1:<port>/api``). ``token``: an
     ``Authorization`` header value allowed to run commands (an API token sent raw, or
@@ -163,6 +183,22 @@ def _runner_header(simulator: Simulator) -> str:
     return ""
 
 
+@contextmanager
+def _served(options: SimulatorOptions, base_dir: Path) -> Iterator[IoTCentralSim]:
+    """A simulator built from ``options``, served on a free loopback port until the block ends."""
+    from ._app import Simulator  # lazy: only tests that use a fixture pay for it
+    from ._server import SimulatorServer
+
+    simulator = Simulator(
+        options.build_scenario(base_dir),
+        api_tokens=options.api_tokens,
+        rate_limit=options.rate_limit,
+        time_scale=options.time_scale,
+    )
+    with SimulatorServer(simulator) as server:
+        yield IoTCentralSim(simulator, server)
+
+
 @pytest.fixture
 def iotcentral_sim(request: pytest.FixtureRequest) -> Iterator[IoTCentralSim]:
     """A simulator served on a free loopback port for this test (sync and async clients work).
@@ -170,20 +206,52 @@ def iotcentral_sim(request: pytest.FixtureRequest) -> Iterator[IoTCentralSim]:
     Configure it with ``@pytest.mark.iotcentral_sim(scenario=..., rate_limit=...,
     time_scale=..., api_tokens=...)``. Nothing is shared between tests.
     """
-    from ._app import Simulator  # lazy: only tests that use the fixture pay for it
-    from ._server import SimulatorServer
-
     options = SimulatorOptions.from_marker(request.node.get_closest_marker(_MARKER))
-    scenario = options.build_scenario(Path(request.path).parent)
-    simulator = Simulator(
-        scenario,
-        api_tokens=options.api_tokens,
-        rate_limit=options.rate_limit,
-        time_scale=options.time_scale,
-    )
-    server = SimulatorServer(simulator)
-    server.start()
-    try:
-        yield IoTCentralSim(simulator, server)
-    finally:
-        server.stop()
+    with _served(options, Path(request.path).parent) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def iotcentral_sim_session_options() -> SimulatorOptions:
+    """How the session's shared simulator is built: override this fixture to configure it.
+
+    For example, in ``conftest.py``::
+
+        @pytest.fixture(scope="session")
+        def iotcentral_sim_session_options():
+            return SimulatorOptions(rate_limit=None, time_scale=0.001)
+
+    A relative ``scenario`` path starts at the rootdir.
+    """
+    return SimulatorOptions()
+
+
+@pytest.fixture(scope="session")
+def iotcentral_sim_session(
+    request: pytest.FixtureRequest, iotcentral_sim_session_options: SimulatorOptions
+) -> Iterator[IoTCentralSim]:
+    """One simulator served on a free loopback port for the whole session; never reset.
+
+    Use ``iotcentral_sim_shared`` in tests: it is this simulator, reset before each test.
+    """
+    with _served(iotcentral_sim_session_options, request.config.rootpath) as sim:
+        yield sim
+
+
+@pytest.fixture
+def iotcentral_sim_shared(
+    request: pytest.FixtureRequest, iotcentral_sim_session: IoTCentralSim
+) -> IoTCentralSim:
+    """The session's shared simulator, reset before this test (counters, faults, throttling...).
+
+    Configured once per session by ``iotcentral_sim_session_options``; the ``iotcentral_sim``
+    marker does not apply to it, so a test carrying the marker is a usage error.
+    """
+    if request.node.get_closest_marker(_MARKER) is not None:
+        raise pytest.UsageError(
+            f"@pytest.mark.{_MARKER} configures the iotcentral_sim fixture only; configure the "
+            "shared simulator of iotcentral_sim_shared with the iotcentral_sim_session_options "
+            "fixture"
+        )
+    iotcentral_sim_session.reset()
+    return iotcentral_sim_session

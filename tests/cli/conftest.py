@@ -1,13 +1,13 @@
-"""Fixtures for the command-line tests: the typer app and a simulator served over loopback."""
+"""Fixtures for the command-line tests: the typer app and a clean environment.
+
+The simulator served over loopback (``served``) comes from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 import typer
 from iotcentral.cli import create_app
-from iotcentral_sim import Simulator, SimulatorServer
 
 
 @pytest.fixture
@@ -15,25 +15,9 @@ def app() -> typer.Typer:
     return create_app()
 
 
-@pytest.fixture(scope="module")
-def cli_sim_server() -> Iterator[tuple[Simulator, SimulatorServer]]:
-    simulator = Simulator(rate_limit=None, time_scale=0.001)
-    with SimulatorServer(simulator) as server:
-        yield simulator, server
-
-
-@pytest.fixture
-def served(
-    cli_sim_server: tuple[Simulator, SimulatorServer], monkeypatch: pytest.MonkeyPatch
-) -> tuple[Simulator, SimulatorServer]:
-    """The shared simulator, reset; IOTC_* variables cleared so each test sets its own."""
-    simulator, server = cli_sim_server
-    simulator.reset()
-    return simulator, server
-
-
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IOTC_* variables cleared, so each test sets its own."""
     for name in (
         "IOTC_APP",
         "IOTC_BASE_DOMAIN",

@@ -1,49 +1,23 @@
-"""Helpers for the client tests: fake time, scripted transports, canned answers."""
+"""Helpers for the client tests: scripted transports and canned answers.
+
+``FakeClock`` and ``Sleeps`` are re-exported from the shared ``fakes`` module (tests/fakes.py).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import iotcentral as ic
+from fakes import FakeClock as FakeClock
+from fakes import Sleeps as Sleeps
 
 #: A token whose secret part must never show up in logs, reprs or exception text.
 SECRET = "S3cr3tSignatureValue"
 TOKEN = f"SharedAccessSignature sr=app&sig={SECRET}&skn=ops&se=4102444800000"
 BASE = "https://myapp.azureiotcentral.com/api"
-
-
-@dataclass
-class Sleeps:
-    """Records the delays a retry policy asks for, without sleeping."""
-
-    calls: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-    def policy(self, **kwargs: Any) -> ic.RetryPolicy:
-        kwargs.setdefault("random", lambda: 0.5)
-        return ic.RetryPolicy(sleep=self.sleep, async_sleep=self.async_sleep, **kwargs)
-
-
-@dataclass
-class FakeClock:
-    """Epoch seconds under the test's control."""
-
-    now: float = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 Step = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]

@@ -1,4 +1,8 @@
-"""Fixtures for the client tests: fake time, simulators in process and over loopback."""
+"""Fixtures for the client tests: clients wired to a simulator in process or over loopback.
+
+Fake time (``clock``, ``sleeps``), the in-process ``sim`` and the served simulator (``served``)
+come from ``tests/conftest.py``; helpers live in ``client_helpers.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import iotcentral as ic
 import pytest
-from client_helpers import FakeClock, Sleeps
+from fakes import Sleeps
 from iotcentral_sim import DEFAULT_API_TOKEN, Simulator, SimulatorServer
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(rate_limit=None, time_scale=0.001)
-
-
-@pytest.fixture(scope="module")
-def module_sim_server() -> Iterator[tuple[Simulator, SimulatorServer]]:
-    simulator = Simulator(rate_limit=None, time_scale=0.001)
-    with SimulatorServer(simulator) as server:
-        yield simulator, server
-
-
-@pytest.fixture
-def served(
-    module_sim_server: tuple[Simulator, SimulatorServer],
-) -> tuple[Simulator, SimulatorServer]:
-    simulator, server = module_sim_server
-    simulator.reset()
-    return simulator, server
 
 
 @pytest.fixture

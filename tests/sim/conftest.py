@@ -1,4 +1,7 @@
-"""Fixtures for the simulator's behaviour tests (helpers live in sim_helpers.py)."""
+"""Fixtures for the simulator's behaviour tests (helpers live in sim_helpers.py).
+
+``sim`` (an in-process simulator), ``served`` and the fake time come from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fakes import Sleeps
 from iotcentral_sim import Simulator
-from sim_helpers import SleepRecorder, asgi_client
-
-
-@pytest.fixture
-def sim() -> Simulator:
-    """The default scenario, no throttling, waits scaled 1000x down (30 s -> 30 ms)."""
-    return Simulator(rate_limit=None, time_scale=0.001)
+from sim_helpers import asgi_client
 
 
 @pytest.fixture
@@ -24,8 +22,7 @@ async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
-    """Record (and skip) every wait the simulator makes, in real seconds after scaling."""
-    recorder = SleepRecorder()
-    monkeypatch.setattr("iotcentral_sim._app._sleep_for", recorder)
-    return recorder
+def sleeps(sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+    """The recorder standing in for every simulator wait (real seconds after scaling), skipped."""
+    monkeypatch.setattr("iotcentral_sim._backend._sleep_for", sleeps.async_sleep)
+    return sleeps

@@ -82,26 +82,3 @@ def asgi_client(simulator: Simulator, **kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=simulator.app), base_url="http://sim/api", **kwargs
     )
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to (for throttling tests)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class SleepRecorder:
-    """Stands in for ``anyio.sleep``: records each duration and returns at once."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)

@@ -6,8 +6,9 @@ import json
 
 import httpx
 import pytest
+from fakes import Sleeps
 from iotcentral_sim import FAULT_KINDS, ConnectionDropped, Scenario, Simulator
-from sim_helpers import SleepRecorder, asgi_client, assert_conforms, error_code
+from sim_helpers import asgi_client, assert_conforms, error_code
 
 RUN = "/devices/mx1/commands/CoolDown"
 
@@ -119,7 +120,7 @@ async def test_truncated_is_a_201_with_a_cut_json_body_after_running(
 
 
 async def test_slow_runs_then_holds_the_answer_scaled(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
 ) -> None:
     sim.add_fault("slow", delay=45)
     response = await client.post(RUN, json={"request": 1})

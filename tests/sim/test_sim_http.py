@@ -10,31 +10,33 @@ from collections.abc import Iterator
 import anyio
 import httpx
 import pytest
+from fakes import FakeClock
 from iotcentral_sim import Simulator, SimulatorServer
-from sim_helpers import AUTH, FakeClock, Q, assert_conforms, error_code
+from iotcentral_sim.pytest_plugin import IoTCentralSim
+from sim_helpers import AUTH, Q, assert_conforms, error_code
 
 RUN = "/devices/mx1/commands/CoolDown"
 
 
 @pytest.fixture
-def served() -> Iterator[SimulatorServer]:
-    with SimulatorServer(Simulator(rate_limit=None, time_scale=0.001)) as server:
-        yield server
+def server(iotcentral_sim_shared: IoTCentralSim) -> SimulatorServer:
+    """The session's served simulator (the plugin's fixture), reset for this test."""
+    return iotcentral_sim_shared.server
 
 
 @pytest.fixture
-def http(served: SimulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, headers=AUTH, params=Q, timeout=10) as c:
+def http(server: SimulatorServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers=AUTH, params=Q, timeout=10) as c:
         yield c
 
 
-def test_url_is_loopback_with_api_prefix(served: SimulatorServer) -> None:
-    assert served.url == f"http://127.0.0.1:{served.port}/api"
-    assert served.port > 0
-    assert repr(served) == f"SimulatorServer(url={served.url!r})"
+def test_url_is_loopback_with_api_prefix(server: SimulatorServer) -> None:
+    assert server.url == f"http://127.0.0.1:{server.port}/api"
+    assert server.port > 0
+    assert repr(server) == f"SimulatorServer(url={server.url!r})"
 
 
-def test_run_and_history_over_http(http: httpx.Client, served: SimulatorServer) -> None:
+def test_run_and_history_over_http(http: httpx.Client, server: SimulatorServer) -> None:
     run = http.post(RUN, json={"request": {"tempVal": 30}})
     assert run.status_code == 201
     assert_conforms(run)
@@ -42,7 +44,7 @@ def test_run_and_history_over_http(http: httpx.Client, served: SimulatorServer) 
     assert history.status_code == 200
     assert_conforms(history)
     assert history.json() == {"value": [run.json()]}
-    assert served.simulator.execution_count("mx1", "CoolDown") == 1
+    assert server.simulator.execution_count("mx1", "CoolDown") == 1
     assert error_code(http.post("/devices/nope/commands/x", json={})) == "DeviceNotFound"
     assert error_code(http.post(RUN, json={}, headers={"Authorization": "x"})) == "Unauthorized"
 
@@ -50,37 +52,37 @@ def test_run_and_history_over_http(http: httpx.Client, served: SimulatorServer) 
 @pytest.mark.parametrize(("kind", "executed"), [("drop_before", 0), ("drop_after", 1)])
 def test_drops_are_protocol_errors_over_http(
     http: httpx.Client,
-    served: SimulatorServer,
+    server: SimulatorServer,
     caplog: pytest.LogCaptureFixture,
     kind: str,
     executed: int,
 ) -> None:
     caplog.set_level(logging.ERROR)
-    served.simulator.add_fault(kind)
+    server.simulator.add_fault(kind)
     with pytest.raises(httpx.RemoteProtocolError):
         http.post(RUN, json={"request": 1})
-    assert served.simulator.execution_count("mx1", "CoolDown") == executed
+    assert server.simulator.execution_count("mx1", "CoolDown") == executed
     # The server survives and the fault is used up.
     assert http.post(RUN, json={"request": 2}).status_code == 201
-    assert served.simulator.execution_count("mx1", "CoolDown") == executed + 1
+    assert server.simulator.execution_count("mx1", "CoolDown") == executed + 1
     assert "Exception in ASGI application" not in caplog.text
 
 
-def test_html_and_truncated_over_http(http: httpx.Client, served: SimulatorServer) -> None:
-    served.simulator.add_fault("html", status=502)
+def test_html_and_truncated_over_http(http: httpx.Client, server: SimulatorServer) -> None:
+    server.simulator.add_fault("html", status=502)
     page = http.post(RUN, json={})
     assert page.status_code == 502
     assert page.headers["content-type"].startswith("text/html")
-    served.simulator.add_fault("truncated")
+    server.simulator.add_fault("truncated")
     cut = http.post(RUN, json={"request": 1})
     assert cut.status_code == 201
     with pytest.raises(json.JSONDecodeError):
         cut.json()
-    assert served.simulator.execution_count("mx1", "CoolDown") == 1
+    assert server.simulator.execution_count("mx1", "CoolDown") == 1
 
 
-def test_status_faults_over_http(http: httpx.Client, served: SimulatorServer) -> None:
-    served.simulator.add_fault("status_before", status=503, retry_after=3)
+def test_status_faults_over_http(http: httpx.Client, server: SimulatorServer) -> None:
+    server.simulator.add_fault("status_before", status=503, retry_after=3)
     response = http.post(RUN, json={})
     assert response.status_code == 503
     assert response.headers["retry-after"] == "3"
@@ -98,9 +100,9 @@ def test_throttling_over_http_with_retry_after() -> None:
     assert_conforms(throttled)
 
 
-async def test_async_client_with_concurrent_requests(served: SimulatorServer) -> None:
+async def test_async_client_with_concurrent_requests(server: SimulatorServer) -> None:
     results: list[int] = []
-    async with httpx.AsyncClient(base_url=served.url, headers=AUTH, params=Q, timeout=10) as c:
+    async with httpx.AsyncClient(base_url=server.url, headers=AUTH, params=Q, timeout=10) as c:
 
         async def run(n: int) -> None:
             results.append((await c.post(RUN, json={"request": n})).status_code)
@@ -109,14 +111,14 @@ async def test_async_client_with_concurrent_requests(served: SimulatorServer) ->
             for n in range(8):
                 tg.start_soon(run, n)
     assert results == [201] * 8
-    assert served.simulator.execution_count("mx1", "CoolDown") == 8
+    assert server.simulator.execution_count("mx1", "CoolDown") == 8
 
 
-def test_control_api_over_http(served: SimulatorServer) -> None:
-    with httpx.Client(base_url=served.root_url) as c:
+def test_control_api_over_http(server: SimulatorServer) -> None:
+    with httpx.Client(base_url=server.root_url) as c:
         assert c.get("/_sim/health").json()["status"] == "ok"
         assert c.post("/_sim/faults", json={"kind": "status_before"}).status_code == 201
-    assert len(served.simulator.faults()) == 1
+    assert len(server.simulator.faults()) == 1
 
 
 def test_stop_frees_the_port_and_is_idempotent() -> None:

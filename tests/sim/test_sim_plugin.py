@@ -1,4 +1,4 @@
-"""The pytest plugin, end to end with pytester: fixture, marker, isolation, usage errors."""
+"""The pytest plugin, end to end with pytester: fixtures, marker, isolation, usage errors."""
 
 from __future__ import annotations
 
@@ -150,6 +150,80 @@ def test_marker_accepts_a_mapping_faults_and_async_clients(pytester: pytest.Pyte
     run_isolated(pytester, "-W", "ignore::DeprecationWarning").assert_outcomes(passed=2)
 
 
+def test_shared_fixture_is_one_session_server_reset_before_each_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import httpx
+
+        SEEN = []
+
+        def post(sim):
+            return httpx.post(
+                f"{sim.base_url}/devices/mx1/commands/CoolDown",
+                params={"api-version": sim.api_version}, headers=sim.headers, json={},
+            )
+
+        def test_first(iotcentral_sim_shared):
+            SEEN.append(iotcentral_sim_shared)
+            assert iotcentral_sim_shared.base_url.startswith("http://127.0.0.1:")
+            assert iotcentral_sim_shared.simulator.rate_limit == 20.0  # the service's defaults
+            iotcentral_sim_shared.add_fault("status_before", status=503)
+            assert post(iotcentral_sim_shared).status_code == 503
+            assert post(iotcentral_sim_shared).status_code == 201
+            assert iotcentral_sim_shared.execution_count("mx1", "CoolDown") == 1
+            iotcentral_sim_shared.add_fault("html")  # left pending on purpose
+
+        def test_second(iotcentral_sim_shared, iotcentral_sim_session):
+            assert SEEN == [iotcentral_sim_shared]  # the same simulator and server
+            assert iotcentral_sim_shared is iotcentral_sim_session
+            assert iotcentral_sim_shared.execution_count("mx1", "CoolDown") == 0
+            assert iotcentral_sim_shared.request_count == 0
+            assert iotcentral_sim_shared.faults() == []
+            assert post(iotcentral_sim_shared).status_code == 201
+        """
+    )
+    run_isolated(pytester).assert_outcomes(passed=2)
+
+
+def test_session_options_configure_the_shared_simulator(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", plant="devices:\n  press:\n    commands: {Start: echo}\n")
+    pytester.makeconftest(
+        """
+        import pytest
+        from iotcentral_sim.pytest_plugin import SimulatorOptions
+
+        @pytest.fixture(scope="session")
+        def iotcentral_sim_session_options():
+            return SimulatorOptions(scenario="plant.yaml", rate_limit=None, time_scale=0.001)
+        """
+    )
+    pytester.mkpydir("sub").joinpath("test_it.py").write_text(
+        "def test_it(iotcentral_sim_shared):\n"
+        "    sim = iotcentral_sim_shared.simulator\n"
+        "    assert sim.scenario.name == 'plant'  # relative to the rootdir, not to sub/\n"
+        "    assert list(sim.scenario.devices) == ['press']\n"
+        "    assert (sim.rate_limit, sim.time_scale) == (None, 0.001)\n"
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_the_marker_does_not_configure_the_shared_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.iotcentral_sim(rate_limit=None)
+        def test_it(iotcentral_sim_shared):
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*iotcentral_sim_session_options*"])
+
+
 def test_bearer_only_scenario_gives_a_bearer_header(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -209,8 +283,8 @@ def test_importing_the_plugin_does_not_import_the_simulator() -> None:
 
     code = (
         "import sys, iotcentral_sim.pytest_plugin; "
-        "print(sorted(m for m in ('starlette', 'uvicorn', 'openapi_core', 'iotcentral_sim._app')"
-        " if m in sys.modules))"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'openapi_core', 'iotcentral_sim._app',"
+        " 'iotcentral_sim._backend', 'iotcentral_sim._pipeline') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

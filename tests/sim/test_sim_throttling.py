@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from fakes import FakeClock
 from iotcentral_sim import DEFAULT_BEARER_TOKEN, DEFAULT_VIEWER_TOKEN, Simulator
-from sim_helpers import FakeClock, asgi_client, error_code
+from sim_helpers import asgi_client, error_code
 
 RUN = "/devices/mx1/commands/CoolDown"
 
 
 async def test_default_limit_is_20_per_second_with_a_burst_of_20() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)  # low, so that 20/s * 0.05 s is exactly one token
     sim = Simulator(clock=clock, time_scale=0)
     async with asgi_client(sim) as c:
         statuses = [(await c.post(RUN, json={"request": n})).status_code for n in range(20)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import anyio
 import httpx
 import pytest
+from fakes import Sleeps
 from iotcentral_sim import Scenario, Simulator
-from sim_helpers import SleepRecorder, asgi_client, assert_conforms, error_code
+from sim_helpers import asgi_client, assert_conforms, error_code
 
 OFFLINE = "/devices/offline1/commands/CoolDown"
 SLEEPY = "/devices/sleepy1/commands/CoolDown"
@@ -21,7 +22,7 @@ SLOW = "/devices/slow1/commands/CoolDown"
 async def test_offline_device_is_404_device_not_online_after_waiting(
     client: httpx.AsyncClient,
     sim: Simulator,
-    sleeps: SleepRecorder,
+    sleeps: Sleeps,
     connection_timeout: int | None,
 ) -> None:
     body = {} if connection_timeout is None else {"connectionTimeout": connection_timeout}
@@ -35,7 +36,7 @@ async def test_offline_device_is_404_device_not_online_after_waiting(
 
 
 async def test_device_connecting_within_connection_timeout_runs(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
 ) -> None:
     response = await client.post(SLEEPY, json={"connectionTimeout": 5, "request": 1})
     assert response.status_code == 201
@@ -50,7 +51,7 @@ async def test_device_connecting_within_connection_timeout_runs(
 
 
 async def test_device_connecting_after_connection_timeout_is_404(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
 ) -> None:
     response = await client.post(SLEEPY, json={"connectionTimeout": 4})
     assert response.status_code == 404
@@ -59,7 +60,7 @@ async def test_device_connecting_after_connection_timeout_is_404(
     assert sim.execution_count("sleepy1", "CoolDown") == 0
 
 
-async def test_connects_after_counts_from_the_first_attempt(sleeps: SleepRecorder) -> None:
+async def test_connects_after_counts_from_the_first_attempt(sleeps: Sleeps) -> None:
     sim = Simulator(rate_limit=None, time_scale=1.0)
     async with asgi_client(sim) as c:
         first = await c.post(SLEEPY, json={"connectionTimeout": 0})  # starts the device's clock
@@ -73,7 +74,7 @@ async def test_connects_after_counts_from_the_first_attempt(sleeps: SleepRecorde
 
 
 async def test_reset_takes_a_connected_device_offline_again(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
 ) -> None:
     assert (await client.post(SLEEPY, json={"connectionTimeout": 30})).status_code == 201
     sim.reset()
@@ -82,7 +83,7 @@ async def test_reset_takes_a_connected_device_offline_again(
 
 @pytest.mark.parametrize("response_timeout", [5, 9])
 async def test_device_answering_after_response_timeout_is_504_but_ran(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder, response_timeout: int
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps, response_timeout: int
 ) -> None:
     response = await client.post(SLOW, json={"responseTimeout": response_timeout, "request": 1})
     assert response.status_code == 504
@@ -97,7 +98,7 @@ async def test_device_answering_after_response_timeout_is_504_but_ran(
 
 @pytest.mark.parametrize("response_timeout", [None, 10, 30])
 async def test_device_answering_within_response_timeout_is_201(
-    client: httpx.AsyncClient, sim: Simulator, sleeps: SleepRecorder, response_timeout: int | None
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps, response_timeout: int | None
 ) -> None:
     body: dict[str, object] = {"request": 1}
     if response_timeout is not None:
@@ -129,7 +130,7 @@ async def test_command_level_responds_after_overrides_the_device() -> None:
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.001])
-async def test_time_scale_multiplies_every_wait(sleeps: SleepRecorder, scale: float) -> None:
+async def test_time_scale_multiplies_every_wait(sleeps: Sleeps, scale: float) -> None:
     sim = Simulator(rate_limit=None, time_scale=scale)
     sim.add_fault("slow", device_id="mx1", delay=2)
     async with asgi_client(sim) as c:
@@ -145,7 +146,7 @@ async def test_time_scale_multiplies_every_wait(sleeps: SleepRecorder, scale: fl
     ]
 
 
-async def test_time_scale_zero_skips_waits(sleeps: SleepRecorder) -> None:
+async def test_time_scale_zero_skips_waits(sleeps: Sleeps) -> None:
     sim = Simulator(rate_limit=None, time_scale=0)
     async with asgi_client(sim) as c:
         assert (await c.post(SLOW, json={})).status_code == 201
@@ -165,7 +166,7 @@ async def test_a_waiting_command_does_not_block_others(monkeypatch: pytest.Monke
     async def blocking_sleep(seconds: float) -> None:
         await release.wait()
 
-    monkeypatch.setattr("iotcentral_sim._app._sleep_for", blocking_sleep)
+    monkeypatch.setattr("iotcentral_sim._backend._sleep_for", blocking_sleep)
     sim = Simulator(rate_limit=None)
     async with asgi_client(sim) as c:
 

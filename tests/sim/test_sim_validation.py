@@ -55,6 +55,19 @@ async def test_supported_api_versions_come_from_the_spec(tmp_path: Path) -> None
         assert error_code(await c.post(RUN, json={})) == "InvalidApiVersionParameter"
 
 
+def test_every_spec_operation_needs_a_handler(tmp_path: Path) -> None:
+    spec = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+    item = spec["paths"]["/devices/{deviceId}/commands/{commandName}"]
+    spec["paths"]["/devices/{deviceId}/reboot"] = {
+        "parameters": item["parameters"][:1],
+        "post": {**item["post"], "operationId": "rebootDevice"},
+    }
+    copy = tmp_path / "iotcentral.yaml"
+    copy.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(ValueError, match="no simulator handler for spec operation"):
+        Simulator(spec_file=copy)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

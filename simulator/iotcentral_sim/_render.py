@@ -1,0 +1,141 @@
+"""Putting answers on the wire: raw ASGI sending, error answers and the rendering of faults.
+
+The command API answers through raw ASGI messages rather than starlette responses, because
+some faults need control a response object does not give: ``drop_before`` / ``drop_after`` send
+a response head announcing a body and then raise :class:`ConnectionDropped` instead of sending
+it; ``truncated`` sends half a body; ``html`` answers a gateway's HTML page; ``slow`` holds the
+answer. What a fault *means* (whether the command runs first) is decided by the request pipeline;
+this module only renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Send
+
+from ._errors import ConnectionDropped, SimError, status_phrase
+from ._faults import Fault
+
+__all__ = [
+    "error_response",
+    "http_exception",
+    "read_body",
+    "send_error",
+    "send_fault_after",
+    "send_fault_before",
+    "send_json",
+    "send_response",
+]
+
+_JSON = {"content-type": "application/json"}
+_DROP_CONTENT_LENGTH = 256
+_HTML_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>{status} {phrase}</title></head>"
+    "<body><h1>{status} {phrase}</h1><p>The gateway could not reach the service.</p>"
+    "</body></html>\n"
+)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (empty if the client disconnects first)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _encode_headers(headers: Mapping[str, str], length: int) -> list[tuple[bytes, bytes]]:
+    encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    encoded.append((b"content-length", str(length).encode()))
+    return encoded
+
+
+async def send_response(send: Send, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """Send a complete response (``Content-Length`` added)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": _encode_headers(headers, len(body)),
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """Send an ``application/json`` response."""
+    await send_response(send, status, _JSON, body)
+
+
+async def send_error(send: Send, error: SimError) -> None:
+    """Send ``error`` in the service's Error shape."""
+    await send_response(send, error.status, error.response_headers(), error.body())
+
+
+async def _send_head(send: Send, status: int, length: int) -> None:
+    headers = _encode_headers(_JSON, length)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def send_fault_before(send: Send, fault: Fault, *, status: int) -> None:
+    """Render a fault that fires before the command runs (``status`` is the success status).
+
+    ``status_before`` raises its :class:`SimError` (the caller sends it like any error);
+    ``drop_before`` sends a head and raises :class:`ConnectionDropped`.
+    """
+    if fault.kind == "status_before":
+        raise SimError.injected(fault.status or 500, fault.retry_after)
+    if fault.kind == "html":
+        code = fault.status or 502
+        phrase = status_phrase(code)
+        page = _HTML_PAGE.format(status=code, phrase=phrase).encode()
+        await send_response(send, code, {"content-type": "text/html; charset=utf-8"}, page)
+        return
+    # drop_before
+    await _send_head(send, status, _DROP_CONTENT_LENGTH)
+    raise ConnectionDropped(executed=False)
+
+
+async def send_fault_after(
+    send: Send,
+    fault: Fault,
+    status: int,
+    body: bytes,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    """Render a fault that fires after the command ran; ``body`` is the normal answer.
+
+    ``sleep`` waits simulated seconds (the backend's, so ``slow`` follows the time scale).
+    """
+    if fault.kind == "status_after":
+        raise SimError.injected(fault.status or 500, fault.retry_after)
+    if fault.kind == "drop_after":
+        await _send_head(send, status, len(body))
+        raise ConnectionDropped(executed=True)
+    if fault.kind == "truncated":
+        await send_json(send, status, body[: max(1, len(body) // 2)])
+        return
+    # slow
+    await sleep(fault.delay or 0.0)
+    await send_json(send, status, body)
+
+
+def error_response(error: SimError) -> Response:
+    """``error`` as a starlette response (the control API's errors)."""
+    return Response(error.body(), status_code=error.status, headers=error.response_headers())
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's routing errors outside the command API (404, 405) in the Error shape."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return error_response(SimError.for_status(status))
