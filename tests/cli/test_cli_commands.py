@@ -13,6 +13,7 @@ import iotcentral as ic
 import pytest
 import typer
 from iotcentral import cli
+from iotcentral.cli import _settings
 from iotcentral_sim import DEFAULT_API_TOKEN, DEFAULT_BEARER_TOKEN, Simulator, SimulatorServer
 from typer.testing import CliRunner
 
@@ -204,13 +205,13 @@ def test_app_and_base_domain_build_the_url(
         seen.append(request)
         return httpx.Response(201, json={"id": "1", "responseCode": 200})
 
-    real = cli.IoTCentralClient
+    real = _settings.IoTCentralClient
 
     def with_mock(*args: Any, **kwargs: Any) -> ic.IoTCentralClient:
         kwargs["transport"] = httpx.MockTransport(handler)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "IoTCentralClient", with_mock)
+    monkeypatch.setattr(_settings, "IoTCentralClient", with_mock)
     env = {"IOTC_APP": "myapp", "IOTC_BASE_DOMAIN": "example.org", "IOTC_API_TOKEN": BAD_TOKEN}
     assert invoke(app, "command", "run", "mx1", "CoolDown", env=env).exit_code == 0
     flags = ["--app", "other", "--base-domain", "example.net", "--api-token", BAD_TOKEN]
@@ -339,7 +340,7 @@ def test_unexpected_errors_are_one_line_exit_5(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"kaput {BAD_TOKEN}")
 
-    monkeypatch.setattr(cli, "IoTCentralClient", boom)
+    monkeypatch.setattr(_settings, "IoTCentralClient", boom)
     env = {"IOTC_APP": "myapp", "IOTC_API_TOKEN": BAD_TOKEN}
     result = invoke(app, "command", "run", "mx1", "CoolDown", env=env)
     assert result.exit_code == cli.EXIT_INTERNAL_ERROR == 5

@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import iotcentral_sim
 import pytest
+from click.testing import CliRunner
 from iotcentral_sim import DEFAULT_API_TOKEN, DEFAULT_BEARER_TOKEN
-from iotcentral_sim.__main__ import build_parser, main
+from iotcentral_sim._cli import serve
 from sim_helpers import Q
 
 SECRET = "SharedAccessSignature sr=x&sig=do-not-print-me&skn=ops&se=1"
@@ -102,31 +105,65 @@ def test_serve_with_a_scenario_prints_the_default_token(tmp_path: Path) -> None:
     assert "(one scenario)" in lines[0]
 
 
-def test_main_reports_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--port", "0", "--scenario", str(tmp_path / "missing.yaml")]) == 2
+def test_a_bad_scenario_is_one_line_exit_2(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(serve, ["--port", "0", "--scenario", str(tmp_path / "no.yaml")])
+    assert missing.exit_code == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("devices: {d: {online: maybe}}", encoding="utf-8")
-    assert main(["--port", "0", "--scenario", str(bad)]) == 2
-    assert "devices.d.online" in capsys.readouterr().err
+    result = CliRunner().invoke(serve, ["--port", "0", "--scenario", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr == "error: --scenario: devices.d.online: expected true or false\n"
 
 
 @pytest.mark.parametrize("argv", [["--rate-limit", "-1"], ["--time-scale", "-2"], ["--port", "x"]])
-def test_bad_flags_are_rejected(argv: list[str]) -> None:
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(argv)
+def test_bad_flags_are_rejected(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iotcentral_sim, "serve", pytest.fail)
+    result = CliRunner().invoke(serve, argv)
+    assert result.exit_code == 2
+    assert "Invalid value" in result.stderr
 
 
-def test_flags_and_defaults() -> None:
-    args = build_parser().parse_args([])
-    assert (args.host, args.port, args.rate_limit, args.time_scale) == (
-        "127.0.0.1",
-        8080,
-        20.0,
-        1.0,
+def test_flags_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(iotcentral_sim, "serve", lambda **kwargs: calls.append(kwargs))
+    assert CliRunner().invoke(serve, []).exit_code == 0
+    args = ["--rate-limit", "0", "--api-token", "a", "--api-token", "b"]
+    assert CliRunner().invoke(serve, args).exit_code == 0
+    defaults, given = ({k: v for k, v in c.items() if k != "echo"} for c in calls)
+    assert defaults == {
+        "host": "127.0.0.1",
+        "port": 8080,
+        "scenario_path": None,
+        "rate_limit": 20.0,
+        "api_tokens": (),
+        "time_scale": 1.0,
+    }
+    assert given["rate_limit"] is None  # 0 disables throttling
+    assert given["api_tokens"] == ("a", "b")
+
+
+def test_errors_never_show_the_given_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(**kwargs: Any) -> None:
+        raise RuntimeError(f"kaput {kwargs['api_tokens'][0]}")
+
+    monkeypatch.setattr(iotcentral_sim, "serve", fail)
+    result = CliRunner().invoke(serve, ["--api-token", SECRET])
+    assert result.exit_code == 5
+    assert result.stderr == "internal error: RuntimeError: kaput [REDACTED]\n"
+
+
+def test_python_m_iotcentral_sim_help_is_the_serve_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "iotcentral_sim", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
     )
-    args = build_parser().parse_args(["--rate-limit", "0", "--api-token", "a", "--api-token", "b"])
-    assert args.rate_limit is None
-    assert args.api_token == ["a", "b"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: python -m iotcentral_sim [OPTIONS]\n")
+    for flag in ("--host", "--port", "--scenario", "--rate-limit", "--api-token", "--time-scale"):
+        assert flag in result.stdout
 
 
 def test_simulator_reads_only_the_spec() -> None:

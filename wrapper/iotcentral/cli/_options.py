@@ -1,0 +1,126 @@
+"""Every typer option and argument of the `iotcentral` commands, declared once.
+
+Each name is an `Annotated[type, typer.Option(...)]` alias: a command declares a parameter as
+`app: AppOption = None` (the default stays in the signature), and every command that takes the
+same option gets the same flag, environment variable and help. typer copies the option info for
+each use, so sharing the aliases between commands and command groups is safe.
+
+The connection options (`AppOption` ... `MaxRetriesOption`) are what `_settings.Settings` is
+built from; a command group that talks to the service (`command`, later `fleet`) takes all of
+them, and `VerboseOption`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = [
+    "ApiTokenOption",
+    "AppOption",
+    "AzureOption",
+    "BaseDomainOption",
+    "BaseUrlOption",
+    "BearerTokenOption",
+    "CommandArgument",
+    "ComponentOption",
+    "ConnectionTimeoutOption",
+    "DeviceArgument",
+    "JsonOption",
+    "MaxRetriesOption",
+    "ModuleOption",
+    "RequestOption",
+    "ResponseTimeoutOption",
+    "VerboseOption",
+]
+
+# -- where a command runs ---------------------------------------------------------------------
+
+DeviceArgument = Annotated[str, typer.Argument(help="Device id.")]
+CommandArgument = Annotated[str, typer.Argument(help="Command name.")]
+ComponentOption = Annotated[
+    str | None, typer.Option("--component", help="Component that defines the command.")
+]
+ModuleOption = Annotated[
+    str | None, typer.Option("--module", help="IoT Edge module that defines the command.")
+]
+
+# -- `command run` ----------------------------------------------------------------------------
+
+RequestOption = Annotated[
+    str | None,
+    typer.Option("--request", "-r", help="Payload: JSON text, @FILE or @- (stdin)."),
+]
+ConnectionTimeoutOption = Annotated[
+    int | None,
+    typer.Option(
+        "--connection-timeout",
+        min=0,
+        max=30,
+        help="Seconds to wait for an offline device (0-30; service default 0).",
+    ),
+]
+ResponseTimeoutOption = Annotated[
+    int | None,
+    typer.Option(
+        "--response-timeout",
+        min=5,
+        max=30,
+        help="Seconds to wait for the device's answer (5-30; service default 30).",
+    ),
+]
+
+# -- output -----------------------------------------------------------------------------------
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the service's JSON (camelCase).")]
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Log HTTP exchanges to stderr (credentials redacted)."),
+]
+
+# -- connection (see `_settings.Settings`) ----------------------------------------------------
+
+AppOption = Annotated[
+    str | None, typer.Option("--app", envvar="IOTC_APP", help="Application subdomain (myapp).")
+]
+BaseDomainOption = Annotated[
+    str, typer.Option("--base-domain", envvar="IOTC_BASE_DOMAIN", help="Base domain.")
+]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        envvar="IOTC_BASE_URL",
+        help="API root instead of --app, e.g. http://127.0.0.1:8080/api.",
+    ),
+]
+ApiTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-token",
+        envvar="IOTC_API_TOKEN",
+        help="IoT Central API token (SharedAccessSignature ...). Prefer the variable.",
+        show_default=False,
+    ),
+]
+BearerTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bearer-token",
+        envvar="IOTC_BEARER_TOKEN",
+        help="Azure AD access token. Prefer the variable.",
+        show_default=False,
+    ),
+]
+AzureOption = Annotated[
+    bool, typer.Option("--azure", help="Sign in with azure-identity's DefaultAzureCredential.")
+]
+MaxRetriesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries of what is safe to retry (429, never-sent requests; reads also 5xx).",
+    ),
+]
