@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -326,9 +327,26 @@ def _retrieve_local(uri: str) -> Resource[JSON]:
     return Resource.opaque(document)
 
 
+def _remote_refs(node: JSON) -> Iterator[str]:
+    """$refs that would need the network (examples are never followed, so they do not count)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _remote_refs(item)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and urlsplit(ref).scheme not in ("", "file"):
+            yield ref
+        for key, value in node.items():
+            if key not in SKIPPED_KEYS:
+                yield from _remote_refs(value)
+
+
 def read_api(file: str, *, check: bool, provenance: Provenance) -> Api:
     doc = Document(file)
     raw = doc.raw
+    remote = next(_remote_refs(raw), None)
+    if remote is not None:
+        raise SpecDiffError(f"{file}: $ref to {remote}: spec-diff reads local files only")
     if check:
         try:
             validate(raw, base_uri=doc.base_uri)
@@ -728,7 +746,12 @@ class Change:
         return json.dumps([self.kind, self.where, self.aspect, self.old, self.new], sort_keys=True)
 
     def message(self) -> str:
-        return f"{self.where}: {self.aspect} {_show(self.old)} -> {_show(self.new)} ({self.kind})"
+        text = f"{self.where}: {self.aspect} {_show(self.old)} -> {_show(self.new)}"
+        if self.kind in ("enum-value-removed", "enum-value-added"):
+            a, b = (self.old, self.new) if self.kind.endswith("removed") else (self.new, self.old)
+            verb = self.kind.rsplit("-", 1)[-1]
+            text += f" ({verb}: {_show([v for v in a if v not in b])})"
+        return f"{text} ({self.kind})"
 
 
 def _show(value: JSON) -> str:
@@ -798,10 +821,10 @@ class Differ:
         for name in old_props.keys() | new_props.keys():
             a, b = old_props.get(name), new_props.get(name)
             inner = f"{where}.{name}"
-            if side == "sent" and (a or {}).get("readOnly") and (b or {}).get("readOnly"):
-                continue  # never sent in either
-            if side == "received" and (a or {}).get("writeOnly") and (b or {}).get("writeOnly"):
-                continue
+            if side == "sent" and all(x is None or x.get("readOnly") for x in (a, b)):
+                continue  # never sent
+            if side == "received" and all(x is None or x.get("writeOnly") for x in (a, b)):
+                continue  # never read
             if b is None:
                 self.add("property-removed", inner, "property", "present", None, side)
             elif a is None:
@@ -833,12 +856,10 @@ class Differ:
         if old is None or new is None:
             self.add("enum-added" if old is None else "enum-removed", where, "enum", old, new, side)
             return
-        removed = [v for v in old if v not in new]
-        added = [v for v in new if v not in old]
-        if removed:
-            self.add("enum-value-removed", where, "enum", removed, None, side)
-        if added:
-            self.add("enum-value-added", where, "enum", None, added, side)
+        if any(v not in new for v in old):
+            self.add("enum-value-removed", where, "enum", old, new, side)
+        if any(v not in old for v in new):
+            self.add("enum-value-added", where, "enum", old, new, side)
 
     # --- operations
     def operation(self, old: Operation, new: Operation) -> None:
@@ -1109,12 +1130,13 @@ def _groups(report: Report) -> Iterator[tuple[str, list[Change]]]:
         key = tuple(sorted(set(change.operations)))
         buckets.setdefault(key, []).append(change)
 
-    def rank(key: tuple[str, ...]) -> tuple[int, int]:
+    def rank(key: tuple[str, ...]) -> tuple[int, int, int]:
+        """The document first, then changes to all operations, to several, to one."""
         if not key:
-            return (0, 0)
+            return (0, 0, 0)
         if list(key) == everyone:
-            return (1, 0)
-        return (2, min(order.index(k) if k in order else 0 for k in key))
+            return (1, 0, 0)
+        return (2, -len(key), min(order.index(k) if k in order else 0 for k in key))
 
     for key in sorted(buckets, key=rank):
         if not key:
@@ -1124,6 +1146,11 @@ def _groups(report: Report) -> Iterator[tuple[str, list[Change]]]:
         else:
             title = "\n".join(sorted(key, key=lambda k: order.index(k) if k in order else 0))
         yield title, buckets[key]
+
+
+def _display(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def render_text(report: Report, provenance: Provenance, verbose: bool) -> str:
@@ -1140,7 +1167,9 @@ def render_text(report: Report, provenance: Provenance, verbose: bool) -> str:
         f"{report.old.ignored} in OLD, {report.new.ignored} in NEW"
     )
     if report.old.origin != report.new.origin:
-        out.append(f"known deviations from {provenance.path} apply (project vs Microsoft)")
+        out.append(
+            f"known deviations from {_display(provenance.path)} apply (project vs Microsoft)"
+        )
     counts = {"breaking": 0, "non-breaking": 0, "known": 0, "description": 0}
     for title, changes in _groups(report):
         shown = [c for c in changes if verbose or c.status != "description"]
@@ -1163,7 +1192,7 @@ def render_text(report: Report, provenance: Provenance, verbose: bool) -> str:
         out.append(f"note: {note}")
     for d in report.unseen:
         out.append("")
-        out.append(f"note: deviation `{d.id}` of {provenance.path} is not seen between these files")
+        out.append(f"note: deviation `{d.id}` of {_display(provenance.path)} is not seen here")
     out.append("")
     hidden = "" if verbose else " (not shown: --verbose)"
     out.append(
