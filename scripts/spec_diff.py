@@ -58,6 +58,10 @@ COMMAND_PATH = re.compile(
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Keys never compared (and never followed, so dangling example files do not matter).
 SKIPPED_KEYS = frozenset({"x-ms-examples", "examples", "example", "links"})
+# Maps from names to objects: their keys are names (a property may be called "links").
+NAME_MAPS = frozenset(
+    {"properties", "definitions", "schemas", "headers", "parameters", "responses", "paths"}
+)
 BLOCK = re.compile(r"^```yaml spec-diff\n(.*?)^```", re.S | re.M)
 TABLE_ID = re.compile(r"^\|\s*`([a-z0-9.-]+)`\s*\|", re.M)
 
@@ -298,11 +302,11 @@ class Document:
 
     def full(self, node: JSON, resolver: Any = None) -> JSON:
         """`node` with every $ref replaced by its target (a cycle becomes {"$recursive": ref})."""
-        return self._full(node, resolver or self.resolver, ())
+        return self._full(node, resolver or self.resolver, (), named=False)
 
-    def _full(self, node: JSON, resolver: Any, chain: tuple[str, ...]) -> JSON:
+    def _full(self, node: JSON, resolver: Any, chain: tuple[str, ...], *, named: bool) -> JSON:
         if isinstance(node, list):
-            return [self._full(item, resolver, chain) for item in node]
+            return [self._full(item, resolver, chain, named=False) for item in node]
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref")
@@ -311,11 +315,11 @@ class Document:
             if absolute in chain:
                 return {"$recursive": ref}
             target = resolver.lookup(ref)
-            return self._full(target.contents, target.resolver, (*chain, absolute))
+            return self._full(target.contents, target.resolver, (*chain, absolute), named=False)
         return {
-            key: self._full(value, resolver, chain)
+            key: self._full(value, resolver, chain, named=key in NAME_MAPS and not named)
             for key, value in node.items()
-            if key not in SKIPPED_KEYS
+            if named or key not in SKIPPED_KEYS
         }
 
 
@@ -327,7 +331,7 @@ def _retrieve_local(uri: str) -> Resource[JSON]:
     return Resource.opaque(document)
 
 
-def _remote_refs(node: JSON) -> Iterator[str]:
+def _remote_refs(node: JSON, *, named: bool = False) -> Iterator[str]:
     """$refs that would need the network (examples are never followed, so they do not count)."""
     if isinstance(node, list):
         for item in node:
@@ -337,8 +341,8 @@ def _remote_refs(node: JSON) -> Iterator[str]:
         if isinstance(ref, str) and urlsplit(ref).scheme not in ("", "file"):
             yield ref
         for key, value in node.items():
-            if key not in SKIPPED_KEYS:
-                yield from _remote_refs(value)
+            if named or key not in SKIPPED_KEYS:
+                yield from _remote_refs(value, named=key in NAME_MAPS and not named)
 
 
 def read_api(file: str, *, check: bool, provenance: Provenance) -> Api:
@@ -355,7 +359,10 @@ def read_api(file: str, *, check: bool, provenance: Provenance) -> Api:
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc).splitlines()[0]
             where = getattr(exc, "json_path", "")
-            raise SpecDiffError(f"{file}: not a valid description: {message} {where}") from exc
+            raise SpecDiffError(
+                f"{file}: not a valid description: {message} {where}"
+                " (--no-validate to compare anyway)"
+            ) from exc
     try:
         if str(raw.get("swagger", "")).startswith("2."):
             return _read_swagger(doc, provenance)
