@@ -175,16 +175,20 @@ def load_provenance(path: Path) -> Provenance:
     match = BLOCK.search(text)
     if match is None:
         raise SpecDiffError(f"{path}: no ```yaml spec-diff block")
-    data = yaml.safe_load(match.group(1))
-    entries = data.get("deviations", []) if isinstance(data, dict) else []
-    deviations = tuple(
-        Deviation(
-            id=str(e["id"]),
-            note=str(e.get("note", "")),
-            changes=tuple(e.get("changes", [])),
+    try:
+        data = yaml.safe_load(match.group(1))
+        deviations = tuple(
+            Deviation(
+                id=str(e["id"]),
+                note=str(e.get("note", "")),
+                changes=tuple(dict(c) for c in e.get("changes", [])),
+            )
+            for e in data["deviations"]
         )
-        for e in entries
-    )
+        paging = data.get("paging", {"nextLinkName": "nextLink", "itemName": "value"})
+        paging = {"nextLinkName": str(paging["nextLinkName"]), "itemName": str(paging["itemName"])}
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise SpecDiffError(f"{path}: the spec-diff block is malformed ({exc!r})") from exc
     block_ids = {d.id for d in deviations}
     table_ids = set(TABLE_ID.findall(text[: match.start()]))
     if block_ids != table_ids:
@@ -193,8 +197,7 @@ def load_provenance(path: Path) -> Provenance:
             f"only in the table {sorted(table_ids - block_ids)}, "
             f"only in the block {sorted(block_ids - table_ids)}"
         )
-    paging = data.get("paging", {"nextLinkName": "nextLink", "itemName": "value"})
-    return Provenance(str(path), deviations, {str(k): str(v) for k, v in paging.items()})
+    return Provenance(str(path), deviations, paging)
 
 
 def _value_matches(pattern: JSON, value: JSON) -> bool:
@@ -370,6 +373,9 @@ def read_api(file: str, *, check: bool, provenance: Provenance) -> Api:
             return _read_openapi(doc, provenance)
     except Unresolvable as exc:
         raise SpecDiffError(f"{file}: unresolvable $ref {getattr(exc, 'ref', exc)}") from exc
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        # Only reachable with --no-validate: a shape the validator would have refused.
+        raise SpecDiffError(f"{file}: cannot understand the description ({exc!r})") from exc
     raise SpecDiffError(f"{file}: neither `swagger: 2.0` nor `openapi: 3.x`")
 
 
@@ -1177,6 +1183,8 @@ def render_text(report: Report, provenance: Provenance, verbose: bool) -> str:
         out.append(
             f"known deviations from {_display(provenance.path)} apply (project vs Microsoft)"
         )
+        absorbed = ", ".join(f"`{d.id}`" for d in provenance.deviations if not d.changes)
+        out.append(f"deviations absorbed by the normalisation (never shown as changes): {absorbed}")
     counts = {"breaking": 0, "non-breaking": 0, "known": 0, "description": 0}
     for title, changes in _groups(report):
         shown = [c for c in changes if verbose or c.status != "description"]
@@ -1209,7 +1217,7 @@ def render_text(report: Report, provenance: Provenance, verbose: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_json(report: Report, verbose: bool) -> str:
+def render_json(report: Report, provenance: Provenance, verbose: bool) -> str:
     def api(a: Api) -> dict[str, JSON]:
         return {
             "file": a.file,
@@ -1244,6 +1252,9 @@ def render_json(report: Report, verbose: bool) -> str:
         "changes": changes,
         "notes": report.notes,
         "unseen_deviations": [d.id for d in report.unseen],
+        "absorbed_deviations": [d.id for d in provenance.deviations if not d.changes]
+        if report.old.origin != report.new.origin
+        else [],
         "breaking": report.breaking,
     }
     return json.dumps(data, indent=2) + "\n"
@@ -1286,7 +1297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = compare(old, new, provenance)
     if args.json:
-        sys.stdout.write(render_json(report, args.verbose))
+        sys.stdout.write(render_json(report, provenance, args.verbose))
     else:
         sys.stdout.write(render_text(report, provenance, args.verbose))
     return 1 if report.breaking else 0

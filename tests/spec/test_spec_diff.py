@@ -135,6 +135,7 @@ def test_project_vs_microsoft_same_version_reports_only_known_deviations(
     assert data["new"]["origin"] == "microsoft"
     assert data["old"]["origin"] == "project"
     assert data["unseen_deviations"] == []
+    assert data["absorbed_deviations"] == ["openapi-3.1", "links", "examples", "paging"]
     kinds = {c["kind"] for c in data["changes"]}
     assert kinds == {
         "server-default-changed",
@@ -294,6 +295,11 @@ def test_provenance_table_and_block_cannot_drift(
     assert code == 2
     assert out == ""
     assert "only in the table ['version-enum']" in err
+    broken = tmp_path / "BROKEN.md"
+    broken.write_text("| `x` | y | z |\n```yaml spec-diff\ndeviations: [{note: no id}]\n```\n")
+    code, _, err = run(capsys, PROJECT, MS, "--provenance", broken)
+    assert code == 2
+    assert "spec-diff block is malformed" in err
     loaded = spec_diff.load_provenance(PROVENANCE)
     assert {d.id for d in loaded.deviations} >= KNOWN_IDS | {"openapi-3.1", "paging"}
 
@@ -335,6 +341,10 @@ def test_input_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     code, _, err = run(capsys, PROJECT, broken)
     assert code == 2
     assert "other.json" in err
+    code, _, err = run(capsys, PROJECT, broken, "--no-validate")
+    assert code == 2
+    assert "unresolvable $ref" in err
+    assert run(capsys, PROJECT, MS, "--no-validate")[0] == 0
     code, _, err = run(capsys, PROJECT, _minimal_swagger(tmp_path, {"/users": {}}))
     assert code == 2
     assert "no command operations found" in err
