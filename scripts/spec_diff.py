@@ -134,7 +134,7 @@ RULES: dict[str, Rule] = {
     "property-added": _both(False, "optional and unknown to the client"),
     "readonly-added": Rule(True, False, "the client sends it; the service now ignores it"),
     "readonly-removed": _both(False, "the client may send it now"),
-    "composition-changed": _both(True, "oneOf/anyOf/allOf alternatives differ"),
+    "composition-changed": _both(True, "oneOf/anyOf alternatives differ (allOf is merged first)"),
     "default-changed": _both(False, "the client sends explicit values"),
     "description-changed": _both(False, "documentation only (shown with --verbose)"),
 }
