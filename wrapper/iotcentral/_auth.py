@@ -234,6 +234,16 @@ class TokenCredentialAuth(httpx.Auth):
             raise exc
         raise CredentialError(f"the credential failed to get a token: {exc}") from exc
 
+    def _settle(self, result: object, error: Exception | None) -> str:
+        """Cache what a fetch returned, or fall back after it failed (under the state lock)."""
+        with self._state_lock:
+            if error is None:
+                try:
+                    return self._store(result)
+                except CredentialError as exc:
+                    error = exc
+            return self._failed(error)
+
     def _invalidate(self, token: str) -> None:
         """Forget `token` after a 401 (unless another caller already replaced it)."""
         with self._state_lock:
@@ -258,13 +268,8 @@ class TokenCredentialAuth(httpx.Auth):
             try:
                 result = self.credential.get_token(self.scope)
             except Exception as exc:
-                with self._state_lock:
-                    return self._failed(exc)
-            with self._state_lock:
-                try:
-                    return self._store(result)
-                except CredentialError as exc:
-                    return self._failed(exc)
+                return self._settle(None, exc)
+            return self._settle(result, None)
 
     def sync_get_token(self) -> str:
         """The current token, fetched or refreshed if needed (blocking, thread-safe)."""
@@ -311,13 +316,8 @@ class TokenCredentialAuth(httpx.Auth):
             try:
                 result = await self.credential.get_token(self.scope)
             except Exception as exc:
-                with self._state_lock:
-                    return self._failed(exc)
-            with self._state_lock:
-                try:
-                    return self._store(result)
-                except CredentialError as exc:
-                    return self._failed(exc)
+                return self._settle(None, exc)
+            return self._settle(result, None)
 
     async def async_auth_flow(
         self, request: httpx.Request
