@@ -197,8 +197,13 @@ class TokenCredentialAuth(httpx.Auth):
     def _store(self, result: object) -> str:
         token = getattr(result, "token", None)
         expires_on = getattr(result, "expires_on", None)
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not token.strip():
             raise CredentialError("the credential returned no token")
+        try:
+            token = _check_header_value("the token", token)
+        except InvalidArgumentError as exc:
+            # Never quote the value: it is a secret, even when malformed.
+            raise CredentialError(f"the credential returned an unusable token: {exc}") from None
         if (
             isinstance(expires_on, bool)
             or not isinstance(expires_on, int | float)

@@ -119,6 +119,16 @@ DEFAULT_TIMEOUT = Timeout()
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
+def _is_host(raw_host: bytes) -> bool:
+    """A DNS name (IDNA-encoded by httpx) or an IP address, nothing else."""
+    host = raw_host.decode("ascii", errors="replace").strip("[]").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(host) and all(_LABEL.match(label) for label in host.split("."))
+    return True
+
+
 def is_loopback(host: str) -> bool:
     """True for `localhost`, 127.0.0.0/8 and ::1: names that cannot leave the machine.
 
@@ -148,6 +158,10 @@ def check_base_url(base_url: object) -> str:
     if url.scheme not in ("https", "http") or not url.host:
         raise InvalidArgumentError(
             f"base_url must be an absolute https:// URL, got {str(base_url)!r}"
+        )
+    if not _is_host(url.raw_host):
+        raise InvalidArgumentError(
+            f"base_url must name a host (a DNS name or an IP address), got host {url.host!r}"
         )
     if url.scheme == "http" and not is_loopback(url.host):
         raise InvalidArgumentError(
