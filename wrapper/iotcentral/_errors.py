@@ -123,9 +123,13 @@ class DeviceCommandFailedError(IoTCentralError):
     def __init__(self, result: CommandResult) -> None:
         self.result = result
         self.response_code = result.response_code
+        response = result.http_response
         super().__init__(
-            f"the device answered with response code {result.response_code}"
-            f" (command id {result.id or 'unknown'})"
+            redact_request(
+                f"the device answered with response code {result.response_code}"
+                f" (command id {result.id or 'unknown'})",
+                None if response is None else response.request,
+            )
         )
 
 
@@ -190,8 +194,9 @@ class APIStatusError(APIError):
         body: Any = None,
     ) -> None:
         super().__init__(message, response=response)
-        self.code = code
-        self.request_id = request_id
+        # Like the message, the ids come from the wire: a server may quote the token in them.
+        self.code = None if code is None else redact_request(code, self.request)
+        self.request_id = None if request_id is None else redact_request(request_id, self.request)
         self.time = time
         self.retry_after = retry_after
         self.body = body

@@ -9,8 +9,22 @@ from typing import Any, Self, overload
 import httpx
 
 from ._errors import DeviceCommandFailedError
+from ._redact import redact_request
 
 __all__ = ["CommandHistory", "CommandResult"]
+
+
+def _redacted_repr(obj: Any, fields: Sequence[str]) -> str:
+    """A dataclass-style repr without the credential of the request that fetched `obj`.
+
+    The data keeps exactly what the service sent; only what is printed is redacted, so that a
+    server quoting the Authorization header back cannot put the token into a log or a terminal.
+    """
+    shown = ", ".join(f"{name}={getattr(obj, name)!r}" for name in fields)
+    response: httpx.Response | None = obj.http_response
+    return redact_request(
+        f"{type(obj).__name__}({shown})", None if response is None else response.request
+    )
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,19 @@ class CommandResult:
         """The result as the service's JSON (camelCase keys), as received."""
         return dict(self.raw)
 
+    def __repr__(self) -> str:
+        return _redacted_repr(
+            self,
+            (
+                "id",
+                "request",
+                "response",
+                "response_code",
+                "connection_timeout",
+                "response_timeout",
+            ),
+        )
+
     def raise_for_response_code(self) -> Self:
         """Raise DeviceCommandFailedError if the device reported a failure; else return self."""
         if self.failed:
@@ -111,6 +138,9 @@ class CommandHistory(Sequence[CommandResult]):
     def to_dict(self) -> dict[str, Any]:
         """The history as the service's JSON (camelCase keys), as received."""
         return dict(self.raw)
+
+    def __repr__(self) -> str:
+        return _redacted_repr(self, ("items", "next_link"))
 
     @overload
     def __getitem__(self, index: int) -> CommandResult: ...
