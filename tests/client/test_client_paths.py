@@ -152,3 +152,22 @@ def test_a_device_named_dot_dot_runs_its_own_command(sim: Simulator) -> None:
         assert client.command_history("..", "CoolDown").latest is not None
     assert simulator.execution_count("..", "CoolDown") == 1
     assert simulator.execution_count(".", "..") == 1
+
+
+def test_the_query_is_never_treated_as_path_segments() -> None:
+    assert protect_dot_segments("/d/..?q=/../.") == "/d/%2E%2E?q=/../."
+    assert protect_dot_segments("/d/x?q=/..") == "/d/x?q=/.."
+
+
+@pytest.mark.parametrize("segment", ["X", "XX", "X.", ".X", "a.b"])
+def test_segments_with_anything_but_dots_are_left_alone(segment: str) -> None:
+    assert (
+        protect_dot_segments(f"/devices/{segment}/commands/c") == f"/devices/{segment}/commands/c"
+    )
+    assert encode_segment(segment) == segment
+
+
+@pytest.mark.parametrize(("value", "kind"), [(7, "int"), (b"d", "bytes"), (["d"], "list")])
+def test_a_non_string_id_is_named_with_its_type(value: object, kind: str) -> None:
+    with pytest.raises(ic.InvalidArgumentError, match=f"device_id must be a string, got {kind}"):
+        Script(command_json()).client().run_command(value, "CoolDown")  # type: ignore[arg-type]
