@@ -202,10 +202,11 @@ def map_response(kind: Kind, response: httpx.Response) -> CommandResult | Comman
         )
     try:
         body = _loads(response.content)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError) as exc:
         content_type = response.headers.get("content-type", "no content type")
+        reason = f"{exc}; " if isinstance(exc, _NotJSON) else ""
         raise MalformedResponseError(
-            f"the answer is not valid JSON ({content_type}, {len(response.content)} bytes):"
+            f"the answer is not valid JSON ({reason}{content_type}, {len(response.content)} bytes):"
             f" {excerpt(response.content, response.request)}",
             response=response,
         ) from None

@@ -94,9 +94,8 @@ def retry_not_sent(error: IoTCentralError, retries: int) -> RetryOption:
 
 
 def _server_side_failure(error: IoTCentralError) -> bool:
-    if isinstance(error, ServerError | DeviceTimeoutError | RequestMaybeSentError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code == 408
+    # 408 needs no case of its own: it always maps to DeviceTimeoutError.
+    return isinstance(error, ServerError | DeviceTimeoutError | RequestMaybeSentError)
 
 
 def retry_idempotent(error: IoTCentralError, retries: int) -> RetryOption:

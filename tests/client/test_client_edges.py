@@ -1,0 +1,179 @@
+"""Edge behaviours that mutation testing (scripts/mutation-test) showed no test pinned down."""
+
+from __future__ import annotations
+
+import httpx
+import iotcentral as ic
+import pytest
+from client_helpers import TOKEN, Script, command_json, error_json
+from iotcentral._redact import REDACTED, cut, redacted_headers
+from iotcentral._responses import excerpt, make_status_error, map_transport_error
+from iotcentral._retry import RetryChain, parse_retry_after, retry_not_sent, retry_throttled
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+def test_an_opt_in_unsafe_retry_waits_as_long_as_the_service_asked() -> None:
+    sleeps: list[float] = []
+    policy = ic.RetryPolicy(retry_unsafe=True, sleep=sleeps.append, random=lambda: 0.5)
+    script = Script(error_json(503, "ServiceUnavailable", **{"Retry-After": "7"}), command_json())
+    with script.client(retry=policy) as client:
+        client.run_command("mx1", "CoolDown")
+    assert sleeps == [7.0]
+
+
+def test_an_unreadable_ms_header_falls_through_to_the_next_one() -> None:
+    headers = {"retry-after-ms": "soon", "x-ms-retry-after-ms": "2500", "retry-after": "9"}
+    assert parse_retry_after(headers, now=0) == 2.5
+
+
+def test_a_retry_chain_names_its_decisions() -> None:
+    class Custom:
+        def __call__(self, error: ic.IoTCentralError, retries: int) -> object:
+            raise NotImplementedError
+
+        def __repr__(self) -> str:
+            return "Custom()"
+
+    chain = RetryChain(retry_throttled, retry_not_sent, Custom())  # type: ignore[arg-type]
+    assert repr(chain) == "RetryChain(retry_throttled, retry_not_sent, Custom())"
+
+
+# -- redaction ----------------------------------------------------------------------------------
+
+
+def test_cut_keeps_text_of_exactly_the_limit() -> None:
+    assert cut("abcd", 4) == "abcd"
+    assert cut("abcde", 4) == "abcd..."
+
+
+def test_cut_keeps_a_bracket_that_is_not_a_marker() -> None:
+    assert cut("a[bcdef", 4) == "a[bc..."
+
+
+def test_cut_keeps_a_whole_marker_and_what_follows_it() -> None:
+    text = f"{REDACTED}xyz and more"
+    assert cut(text, len(REDACTED) + 2) == f"{REDACTED}xy..."
+    assert cut(f"ab {REDACTED}", 6) == "ab ..."  # a marker cut in two goes entirely
+
+
+def test_only_credential_headers_are_hidden_in_logs() -> None:
+    headers = httpx.Headers({"x-ms-client-request-id": "abc", "Authorization": "t", "Cookie": "c"})
+    assert redacted_headers(headers) == {
+        "x-ms-client-request-id": "abc",
+        "authorization": REDACTED,
+        "cookie": REDACTED,
+    }
+
+
+# -- quoting bodies -----------------------------------------------------------------------------
+
+
+def test_an_empty_body_is_said_to_be_empty() -> None:
+    assert excerpt(b"") == "<empty body>"
+
+
+def test_a_short_body_is_quoted_whole_with_whitespace_collapsed() -> None:
+    assert excerpt(b"  bad\n\n gateway \t") == "'bad gateway'"
+
+
+def test_a_long_body_says_it_was_cut_even_when_whitespace_shrank_it() -> None:
+    body = b" " * 900 + b"tail"
+    assert excerpt(b" " * 799 + b"x") == "'x'"  # 800 bytes: read whole, nothing cut
+    assert excerpt(body) == "'...'"  # the first 800 bytes were blank; the rest was not read
+
+
+def test_an_error_without_a_content_type_says_so() -> None:
+    response = httpx.Response(
+        502, content=b"<html>gateway</html>", request=httpx.Request("GET", "https://a.b/api")
+    )
+    error = make_status_error(response, retry_after=None)
+    assert "(no content type)" in error.message
+    assert error.message.startswith("Bad Gateway; the body is not the documented error shape")
+    assert error.body is None
+
+
+def test_an_error_status_without_a_reason_phrase_still_reads() -> None:
+    response = httpx.Response(
+        599, json={"error": {"code": "X"}}, request=httpx.Request("GET", "https://a.b/api")
+    )
+    response.extensions["reason_phrase"] = b""
+    assert make_status_error(response, retry_after=None).message == "error"
+
+
+@pytest.mark.parametrize(
+    ("when", "year"),
+    [("Sat, 28 Nov 2026 10:00:00 GMT", 2026), ("2025-01-02T03:04:05+00:00", 2025), (5, None)],
+)
+def test_error_time_is_read_in_either_format_or_left_out(when: object, year: int | None) -> None:
+    body = {"error": {"code": "X", "message": "m", "time": when}}
+    response = httpx.Response(500, json=body, request=httpx.Request("GET", "https://a.b/api"))
+    error = make_status_error(response, retry_after=None)
+    assert (error.time.year if error.time else None) == year
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("responseCode", "200", "the answer's responseCode should be an integer, got str"),
+        ("id", 7, "the answer: id should be a string, got int"),
+    ],
+)
+def test_wrong_field_types_are_named(field: str, value: object, message: str) -> None:
+    client = Script(command_json(**{field: value})).client()
+    with client, pytest.raises(ic.MalformedResponseError, match=message):
+        client.run_command("mx1", "CoolDown")
+
+
+def test_nan_is_named_in_the_error() -> None:
+    answer = httpx.Response(201, content=b'{"response": NaN}')
+    with Script(answer).client() as client, pytest.raises(ic.MalformedResponseError) as info:
+        client.run_command("mx1", "CoolDown")
+    assert "NaN is not a JSON value" in str(info.value)
+
+
+# -- transport errors ---------------------------------------------------------------------------
+
+
+def test_transport_errors_name_the_failure_and_its_detail() -> None:
+    request = httpx.Request("POST", "https://a.b/api/devices/d/commands/c?api-version=x")
+    silent = map_transport_error(httpx.ReadTimeout("", request=request), request)
+    said = map_transport_error(httpx.ReadTimeout("timed out", request=request), request)
+    assert "(ReadTimeout)" in str(silent)
+    assert "(ReadTimeout: timed out)" in str(said)
+    assert "api-version" not in str(said)  # the query is left out of the message
+
+
+def test_a_transport_error_reports_the_request_that_failed() -> None:
+    """After a 401 the auth flow re-sends another request: that is the one reported."""
+    first = httpx.Request("GET", "https://a.b/api/first", headers={"authorization": TOKEN})
+    resent = httpx.Request("GET", "https://a.b/api/resent")
+    error = map_transport_error(httpx.ConnectError("refused", request=resent), first)
+    assert isinstance(error, ic.RequestNotSentError)
+    assert error.request is resent
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def test_a_dotted_app_name_gets_a_hint_and_a_plain_bad_one_does_not() -> None:
+    with pytest.raises(ic.InvalidArgumentError, match=r"\(pass only the subdomain"):
+        ic.IoTCentralClient("myapp.azureiotcentral.com", credential="Bearer x")
+    with pytest.raises(ic.InvalidArgumentError) as info:
+        ic.IoTCentralClient("my_app", credential="Bearer x")
+    assert str(info.value) == (
+        "app must be a DNS label (letters, digits and '-', at most 63 characters), got 'my_app'"
+    )
+
+
+@pytest.mark.parametrize("domain", [5, "", ".example.com", "a..b", "exa mple.com"])
+def test_a_bad_base_domain_is_refused_by_name(domain: object) -> None:
+    with pytest.raises(
+        ic.InvalidArgumentError, match=f"base_domain must be a host name, got {domain!r}"
+    ):
+        ic.IoTCentralClient("myapp", credential="Bearer x", base_domain=domain)  # type: ignore[arg-type]
+
+
+def test_a_trailing_dot_on_the_base_domain_is_dropped() -> None:
+    client = ic.IoTCentralClient("myapp", credential="Bearer x", base_domain="example.com.")
+    assert client.base_url == "https://myapp.example.com/api"
