@@ -393,7 +393,7 @@ def run(args: argparse.Namespace, token: str, needles: tuple[str, ...]) -> dict[
         tally.violate("crash", f"thread {info.thread}: {info.exc_type.__name__}: {info.exc_value}")
 
     threading.excepthook = on_thread_crash
-    policy = ic.RetryPolicy(max_retry_after=1.0, backoff_max=1.0)
+    policy = ic.RetryPolicy(max_retry_after=1.0, backoff_max=1.0, retry_unsafe=args.unsafe_retries)
     stop = threading.Event()
     memory = Memory()
     fired: Counter[str] = Counter()
@@ -509,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--unsafe-retries",
+        action="store_true",
+        help="check the soak itself: re-send runs that may have run (it must then fail)",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.sync_workers < 1 or args.async_workers < 1:
         parser.error("--seconds and the worker counts must be positive")

@@ -102,6 +102,12 @@ ROWS: tuple[Row, ...] = (
         _history_retried(),
     ),
     Row(
+        "`status_before` 500, Retry-After 1",
+        {"kind": "status_before", "status": 500, "retry_after": 1},
+        _error(ic.ServerError, 0),
+        _history_retried(1.0),
+    ),
+    Row(
         "`status_before` 503, Retry-After 2",
         {"kind": "status_before", "status": 503, "retry_after": 2},
         _error(ic.ServiceUnavailableError, 0),
