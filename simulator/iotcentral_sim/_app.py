@@ -171,6 +171,7 @@ class Simulator:
         retry_after: float | None = None,
         delay: float | None = None,
         on: str = "run",
+        size: int | None = None,
     ) -> None:
         """Inject a fault for the next ``times`` matching requests (``None``: forever).
 
@@ -187,6 +188,19 @@ class Simulator:
         - ``html``: an HTML error page with ``status`` (default 502, ``text/html``); NOT executed.
         - ``truncated``: the command executes and the normal answer (201 / 200) is cut in half.
         - ``slow``: the command executes, the answer is held ``delay`` seconds (scaled).
+        - ``trickle``: the command executes; the answer's head is sent at once, then its body
+          one byte every ``delay`` seconds (scaled; default 1). Each byte resets a client's
+          per-read timeout: only a bound on the whole attempt ends the call. Stops when the
+          client hangs up.
+        - ``oversized``: the command executes; the answer is padded with leading whitespace to
+          ``size`` bytes (default 2 MiB, twice a client's usual 1 MiB cap) and streamed without
+          ``Content-Length``.
+        - ``gzip_bomb``: the command executes; the answer (``Content-Encoding: gzip``) is about
+          ``size / 1000`` bytes on the wire and inflates to ``size`` bytes (default 64 MiB) of
+          whitespace followed by the normal answer.
+
+        429 and 500/503 with ``Retry-After``, and 504, are ``status_before`` / ``status_after``
+        with ``status`` (and ``retry_after``).
 
         ``device_id`` / ``command_name`` restrict the fault (``None`` matches any); ``on``
         selects runs (``"run"``, default), history reads (``"history"``) or both (``"any"``).
@@ -200,6 +214,7 @@ class Simulator:
             retry_after=retry_after,
             delay=delay,
             on=on,  # type: ignore[arg-type]  # validated by Fault
+            size=size,
         )
         self._backend.faults.add(fault)
 

@@ -1,4 +1,4 @@
-"""Named fault injectors: status answers, dropped connections, broken bodies and latency."""
+"""Named fault injectors: status answers, dropped connections, broken bodies, latency and floods."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from typing import Literal, get_args
 __all__ = ["FAULT_KINDS", "Fault", "FaultKind", "FaultSet", "FaultTarget"]
 
 FaultKind = Literal[
-    "status_before", "status_after", "drop_before", "drop_after", "html", "truncated", "slow"
+    "status_before",
+    "status_after",
+    "drop_before",
+    "drop_after",
+    "html",
+    "truncated",
+    "slow",
+    "trickle",
+    "oversized",
+    "gzip_bomb",
 ]
 #: Every fault kind, in documentation order.
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
@@ -25,7 +34,15 @@ EXECUTES: dict[str, bool] = {
     "drop_after": True,
     "truncated": True,
     "slow": True,
+    "trickle": True,
+    "oversized": True,
+    "gzip_bomb": True,
 }
+
+#: The kinds that take ``size`` (the decoded size of the answer), and their default sizes.
+SIZED: dict[str, int] = {"oversized": 2 * 1024 * 1024, "gzip_bomb": 64 * 1024 * 1024}
+#: The largest ``size`` accepted (1 GiB): a fault must not exhaust the simulator's own memory.
+MAX_SIZE = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Fault:
     retry_after: float | None = None
     delay: float | None = None
     on: FaultTarget = "run"
+    size: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -56,6 +74,13 @@ class Fault:
             raise ValueError("delay must be >= 0")
         if self.kind == "slow" and self.delay is None:
             raise ValueError("a 'slow' fault needs delay (seconds, scaled by time_scale)")
+        if self.size is not None:
+            if self.kind not in SIZED:
+                raise ValueError(f"size applies only to {' and '.join(SIZED)} faults")
+            if isinstance(self.size, bool) or not isinstance(self.size, int):
+                raise ValueError("size must be a whole number of bytes")
+            if not 1 <= self.size <= MAX_SIZE:
+                raise ValueError(f"size must be from 1 to {MAX_SIZE} bytes")
 
     @property
     def executes(self) -> bool:
@@ -81,6 +106,7 @@ class Fault:
             "retry_after": self.retry_after,
             "delay": self.delay,
             "on": self.on,
+            "size": self.size,
         }
 
 

@@ -118,7 +118,7 @@ class CommandPipeline:
         body = await read_body(receive)
         self.backend.count_request()
         try:
-            await self._handle(send, method, raw_path, query, headers, body)
+            await self._handle(send, receive, method, raw_path, query, headers, body)
         except SimError as error:
             logger.debug("%s %s -> %s %s", method, raw_path, error.status, error.code)
             await send_error(send, error)
@@ -132,6 +132,7 @@ class CommandPipeline:
     async def _handle(
         self,
         send: Send,
+        receive: Receive,
         method: str,
         raw_path: str,
         query: QueryParams,
@@ -157,6 +158,8 @@ class CommandPipeline:
         document = await handler.respond(backend, target, payload)
         encoded = json.dumps(document, separators=(",", ":")).encode()
         if fault is not None:
-            await send_fault_after(send, fault, handler.status, encoded, sleep=backend.sleep)
+            await send_fault_after(
+                send, fault, handler.status, encoded, sleep=backend.sleep, receive=receive
+            )
             return
         await send_json(send, handler.status, encoded)

@@ -4,24 +4,31 @@ The command API answers through raw ASGI messages rather than starlette response
 some faults need control a response object does not give: ``drop_before`` / ``drop_after`` send
 a response head announcing a body and then raise :class:`ConnectionDropped` instead of sending
 it; ``truncated`` sends half a body; ``html`` answers a gateway's HTML page; ``slow`` holds the
-answer. What a fault *means* (whether the command runs first) is decided by the request pipeline;
-this module only renders it.
+answer; ``trickle`` sends the body a byte at a time; ``oversized`` pads the answer past any sane
+size (chunked, no ``Content-Length``); ``gzip_bomb`` sends a small gzip body that inflates hugely.
+What a fault *means* (whether the command runs first) is decided by the request pipeline; this
+module only renders it.
 """
 
 from __future__ import annotations
 
+import functools
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Send
 
 from ._errors import ConnectionDropped, SimError, status_phrase
-from ._faults import Fault
+from ._faults import SIZED, Fault
 
 __all__ = [
     "error_response",
+    "gzip_bomb",
     "http_exception",
     "read_body",
     "send_error",
@@ -33,6 +40,10 @@ __all__ = [
 
 _JSON = {"content-type": "application/json"}
 _DROP_CONTENT_LENGTH = 256
+#: ``trickle``: seconds (simulated, scaled) between two bytes when the fault gives no ``delay``.
+_TRICKLE_INTERVAL = 1.0
+#: ``oversized`` is streamed in pieces of this size.
+_CHUNK = 64 * 1024
 _HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>{status} {phrase}</title></head>"
     "<body><h1>{status} {phrase}</h1><p>The gateway could not reach the service.</p>"
@@ -112,10 +123,12 @@ async def send_fault_after(
     body: bytes,
     *,
     sleep: Callable[[float], Awaitable[None]],
+    receive: Receive | None = None,
 ) -> None:
     """Render a fault that fires after the command ran; ``body`` is the normal answer.
 
-    ``sleep`` waits simulated seconds (the backend's, so ``slow`` follows the time scale).
+    ``sleep`` waits simulated seconds (the backend's, so ``slow`` and ``trickle`` follow the time
+    scale). ``receive`` lets ``trickle`` stop as soon as the client hangs up.
     """
     if fault.kind == "status_after":
         raise SimError.injected(fault.status or 500, fault.retry_after)
@@ -125,9 +138,93 @@ async def send_fault_after(
     if fault.kind == "truncated":
         await send_json(send, status, body[: max(1, len(body) // 2)])
         return
+    if fault.kind == "trickle":
+        interval = _TRICKLE_INTERVAL if fault.delay is None else fault.delay
+        await _trickle(send, receive, status, body, interval, sleep)
+        return
+    if fault.kind == "oversized":
+        await _oversized(send, status, _padded(body, fault.size or SIZED["oversized"]))
+        return
+    if fault.kind == "gzip_bomb":
+        bomb = gzip_bomb(body, fault.size or SIZED["gzip_bomb"])
+        headers = {**_JSON, "content-encoding": "gzip"}
+        await send_response(send, status, headers, bomb)
+        return
     # slow
     await sleep(fault.delay or 0.0)
     await send_json(send, status, body)
+
+
+def _padded(body: bytes, size: int) -> bytes:
+    """``body`` preceded by whitespace up to ``size`` bytes: still the same JSON document."""
+    return b" " * max(0, size - len(body)) + body
+
+
+async def _trickle(
+    send: Send,
+    receive: Receive | None,
+    status: int,
+    body: bytes,
+    interval: float,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    """The head at once, then the body one byte every ``interval`` simulated seconds.
+
+    Each byte resets a client's per-read timeout, so only a bound on the whole attempt ends it.
+    Stops early when the client disconnects (a server that keeps trickling to nobody would hold
+    its task until the end).
+    """
+    await _send_head(send, status, len(body))
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        assert receive is not None
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        if receive is not None:
+            group.start_soon(watch, group.cancel_scope)
+        for index in range(len(body)):
+            await sleep(interval)
+            last = index == len(body) - 1
+            chunk = body[index : index + 1]
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+        group.cancel_scope.cancel()
+
+
+async def _oversized(send: Send, status: int, body: bytes) -> None:
+    """``body`` in pieces, without ``Content-Length``: the client must count what it reads."""
+    head = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    for start in range(0, len(body), _CHUNK):
+        more = start + _CHUNK < len(body)
+        piece = body[start : start + _CHUNK]
+        await send({"type": "http.response.body", "body": piece, "more_body": more})
+
+
+@functools.lru_cache(maxsize=4)
+def _bomb_prefix(size: int) -> tuple[bytes, Any]:
+    """``size`` spaces gzip-compressed (not flushed), and the compressor's state after them."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1024 * 1024)
+    pieces = []
+    for start in range(0, size, len(block)):
+        pieces.append(compressor.compress(block[: min(len(block), size - start)]))
+    return b"".join(pieces), compressor
+
+
+def gzip_bomb(body: bytes, size: int) -> bytes:
+    """A gzip stream of ``size`` spaces followed by ``body``: valid JSON once inflated.
+
+    JSON allows leading whitespace, so a client without a size cap decodes it as the normal
+    answer after inflating ``size`` bytes. The padding is compressed once per size (cached);
+    each answer continues a copy of that compressor, so building one costs microseconds.
+    """
+    prefix, compressor = _bomb_prefix(size)
+    tail = compressor.copy()
+    end: bytes = tail.compress(body) + tail.flush()
+    return prefix + end
 
 
 def error_response(error: SimError) -> Response:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
+from typing import Any
 
+import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from fakes import Sleeps
 from iotcentral_sim import FAULT_KINDS, ConnectionDropped, Scenario, Simulator
-from sim_helpers import asgi_client, assert_conforms, error_code
+from sim_helpers import AUTH, asgi_client, assert_conforms, error_code
 
 RUN = "/devices/mx1/commands/CoolDown"
+AUTH_HEADER = AUTH["Authorization"]
 
 
 def count(sim: Simulator) -> int:
@@ -209,6 +215,11 @@ async def test_after_faults_do_not_run_an_offline_device(
         ({"kind": "status_before", "on": "both"}, "on must be"),
         ({"kind": "slow", "delay": -1}, "delay"),
         ({"kind": "status_before", "retry_after": -1}, "retry_after"),
+        ({"kind": "slow", "delay": 1, "size": 10}, "size applies only to"),
+        ({"kind": "oversized", "size": 0}, "size must be from 1"),
+        ({"kind": "gzip_bomb", "size": 2**30 + 1}, "size must be from 1"),
+        ({"kind": "oversized", "size": True}, "whole number"),
+        ({"kind": "oversized", "size": 1.5}, "whole number"),
     ],
 )
 def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) -> None:
@@ -228,9 +239,14 @@ def test_every_kind_is_documented() -> None:
         "html",
         "truncated",
         "slow",
+        "trickle",
+        "oversized",
+        "gzip_bomb",
     }
+    readme = (Path(__file__).resolve().parents[2] / "simulator" / "README.md").read_text()
     for kind in FAULT_KINDS:
         assert f"``{kind}``" in doc
+        assert f"| `{kind}` |" in readme
 
 
 async def test_control_api_manages_faults_counters_and_reset(
@@ -298,3 +314,127 @@ async def test_control_api_lists_same_named_commands_on_every_target() -> None:
     assert sim.execution_count("d", "Go", component="c") == 1
     assert sim.execution_count("d", "Go", module="m") == 1
     assert sim.execution_count("d", "Go", component="c", module="m") == 0
+
+
+# -- trickle, oversized, gzip_bomb ----------------------------------------------------------------
+
+
+async def test_trickle_runs_then_sends_the_body_a_byte_at_a_time_scaled(
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
+) -> None:
+    sim.add_fault("trickle", delay=50)
+    response = await client.post(RUN, json={"request": {"tempVal": 30}})
+    assert response.status_code == 201
+    assert_conforms(response)  # the normal answer, only slow to arrive
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert sleeps.calls == [pytest.approx(50 * 0.001)] * len(response.content)
+    assert count(sim) == 1
+
+
+async def test_trickle_defaults_to_a_byte_a_second(
+    client: httpx.AsyncClient, sim: Simulator, sleeps: Sleeps
+) -> None:
+    sim.add_fault("trickle", on="history")
+    response = await client.get(RUN)
+    assert response.json() == {"value": []}
+    assert sleeps.calls == [pytest.approx(0.001)] * len(b'{"value":[]}')
+    assert count(sim) == 0  # a history read runs nothing, trickled or not
+
+
+async def test_trickle_stops_when_the_client_hangs_up(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def yield_only(seconds: float) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr("iotcentral_sim._backend._sleep_for", yield_only)
+    sim.add_fault("trickle", delay=1)
+    body_bytes: list[bytes] = []
+    hung_up = anyio.Event()
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        if received == 1:
+            return {"type": "http.request", "body": b'{"request": 1}', "more_body": False}
+        await hung_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            body_bytes.append(message["body"])
+            if len(body_bytes) == 3:
+                hung_up.set()  # the client gives up after three bytes
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/devices/mx1/commands/CoolDown",
+        "raw_path": b"/api/devices/mx1/commands/CoolDown",
+        "query_string": b"api-version=2022-07-31",
+        "headers": [
+            (b"authorization", AUTH_HEADER.encode()),
+            (b"content-type", b"application/json"),
+        ],
+    }
+    with anyio.fail_after(10):  # a safety net only: without the stop it would run 100 s
+        await sim.app(scope, receive, send)
+    assert 3 <= len(body_bytes) < 10  # the answer has over 100 bytes: it stopped early
+    assert count(sim) == 1
+
+
+async def test_oversized_pads_the_answer_and_sends_no_length(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("oversized")
+    response = await client.post(RUN, json={"request": {"tempVal": 30}})
+    assert response.status_code == 201
+    assert "content-length" not in response.headers
+    assert len(response.content) == 2 * 1024 * 1024
+    assert response.json()["request"] == {"tempVal": 30}  # leading whitespace: still the answer
+    assert count(sim) == 1
+
+
+async def test_oversized_takes_a_size_and_hits_history(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("oversized", size=5000, on="history")
+    response = await client.get(RUN)
+    assert len(response.content) == 5000
+    assert response.json() == {"value": []}
+
+
+async def test_gzip_bomb_is_small_on_the_wire_and_inflates_to_size(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.add_fault("gzip_bomb", size=4 * 1024 * 1024)
+    async with client.stream("POST", RUN, json={"request": {"tempVal": 30}}) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.status_code == 201
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) == len(raw)
+    assert len(raw) < 4 * 1024 * 1024 / 500  # over 500:1
+    inflated = gzip.decompress(raw)
+    assert len(inflated) > 4 * 1024 * 1024
+    assert json.loads(inflated)["request"] == {"tempVal": 30}
+    assert count(sim) == 1
+
+
+def test_the_default_gzip_bomb_inflates_64_mib() -> None:
+    from iotcentral_sim._render import gzip_bomb
+
+    raw = gzip_bomb(b"{}", 64 * 1024 * 1024)
+    assert len(raw) < 128 * 1024
+    assert len(gzip.decompress(raw)) == 64 * 1024 * 1024 + 2
+    assert gzip_bomb(b"[1]", 64 * 1024 * 1024).startswith(raw[:1000])  # the prefix is reused
+
+
+async def test_control_api_takes_a_size(client: httpx.AsyncClient, sim: Simulator) -> None:
+    added = await client.post(
+        "http://sim/_sim/faults", json={"kind": "oversized", "size": 4096, "times": 2}
+    )
+    assert added.status_code == 201
+    assert added.json()["faults"][0]["size"] == 4096
+    bad = await client.post("http://sim/_sim/faults", json={"kind": "html", "size": 4096})
+    assert bad.status_code == 400
