@@ -177,3 +177,20 @@ def test_a_bad_base_domain_is_refused_by_name(domain: object) -> None:
 def test_a_trailing_dot_on_the_base_domain_is_dropped() -> None:
     client = ic.IoTCentralClient("myapp", credential="Bearer x", base_domain="example.com.")
     assert client.base_url == "https://myapp.example.com/api"
+
+
+def test_each_known_secret_is_looked_for_in_every_encoding_a_server_uses() -> None:
+    from iotcentral._redact import _encodings
+
+    found = set(_encodings('a/b&c<d>e"f'))
+    assert {
+        'a/b&c<d>e"f',  # raw
+        'a/b&c<d>e\\"f',  # JSON
+        'a\\/b&c<d>e\\"f',  # JSON with escaped slashes (PHP, some Java)
+        'a/b\\u0026c\\u003cd\\u003ee\\"f',  # JSON the Go way
+        "a/b&amp;c&lt;d&gt;e&quot;f",  # HTML
+        'a/b&#38;c<d>e"f',  # HTML, numeric
+        'a/b&#x26;c<d>e"f',  # HTML, hexadecimal
+        "a%2Fb%26c%3Cd%3Ee%22f",  # percent-encoded
+        "a%2fb%26c%3cd%3ee%22f",  # percent-encoded, lower-case hex
+    } <= found
