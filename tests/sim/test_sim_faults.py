@@ -209,6 +209,19 @@ async def test_after_faults_do_not_run_an_offline_device(
         ({"kind": "status_before", "on": "both"}, "on must be"),
         ({"kind": "slow", "delay": -1}, "delay"),
         ({"kind": "status_before", "retry_after": -1}, "retry_after"),
+        ({"kind": "status_before", "retry_after": float("inf")}, "retry_after"),
+        ({"kind": "status_before", "retry_after": float("nan")}, "retry_after"),
+        ({"kind": "status_before", "retry_after": True}, "retry_after"),
+        ({"kind": "slow", "delay": float("inf")}, "delay"),
+        ({"kind": "slow", "delay": False}, "delay"),
+        ({"kind": "slow", "delay": 86401}, "delay"),
+        ({"kind": "status_before", "times": True}, "times"),
+        ({"kind": "status_before", "times": 1.5}, "times"),
+        ({"kind": "status_before", "status": True}, "status"),
+        ({"kind": "status_before", "status": 503.0}, "status"),
+        ({"kind": "status_before", "device_id": 7}, "device_id"),
+        ({"kind": "status_after", "status": 404}, "use status_before for 4xx"),
+        ({"kind": "status_after", "status": 429}, "use status_before for 4xx"),
     ],
 )
 def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) -> None:
@@ -216,6 +229,40 @@ def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) ->
     with pytest.raises(ValueError, match=message):
         sim.add_fault(**kwargs)  # type: ignore[arg-type]
     assert sim.faults() == []
+
+
+def test_status_after_accepts_the_statuses_that_may_have_run() -> None:
+    sim = Simulator()
+    for status in (408, 500, 503, 504):
+        sim.add_fault("status_after", status=status)
+    assert [f.status for f in sim.faults()] == [408, 500, 503, 504]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"kind": "status_before", "retry_after": Infinity}',
+        '{"kind": "status_before", "retry_after": NaN}',
+        '{"kind": "slow", "delay": -Infinity}',
+        '{"kind": "status_before", "retry_after": true}',
+        '{"kind": "status_before", "times": false}',
+        '{"kind": "status_before", "status": true}',
+        '{"kind": "status_after", "status": 400}',
+    ],
+)
+async def test_control_api_refuses_non_numbers_and_stores_nothing(
+    client: httpx.AsyncClient, sim: Simulator, body: str
+) -> None:
+    added = await client.post(
+        "http://sim/_sim/faults", content=body, headers={"content-type": "application/json"}
+    )
+    assert added.status_code == 400
+    assert added.json()["error"]["code"] == "InvalidFault"
+    assert sim.faults() == []
+    listed = await client.get("http://sim/_sim/faults")
+    assert listed.status_code == 200
+    assert listed.json() == {"faults": []}
+    assert (await client.post(RUN, json={})).status_code == 201  # later requests unharmed
 
 
 def test_every_kind_is_documented() -> None:
