@@ -196,3 +196,62 @@ def test_serve_on_a_busy_port_is_one_line(app: typer.Typer) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
     assert "Traceback" not in result.output
+
+
+# -- closed pipes (issue 10.6): real pipes, the installed script ---------------------------------
+
+
+def run_into_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
+    """The script with a stdout whose reader is gone (`... | head -0`): each write gets EPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [str(SCRIPT), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    ("args", "ran"),
+    [
+        (("command", "run", "mx1", "CoolDown", "--json"), True),
+        (("command", "run", "mx1", "CoolDown"), True),
+        (("command", "run", "mx1", "SetMode"), True),  # a device failure, output lost: still 141
+        (("command", "history", "mx1", "CoolDown", "--json"), False),
+        (("command", "history", "mx1", "CoolDown"), False),
+    ],
+)
+def test_a_closed_stdout_exits_141_with_one_line(args: tuple[str, ...], ran: bool) -> None:
+    result = run_into_closed_stdout(*args)
+    assert result.returncode == 141, result.stderr
+    notice, line = result.stderr.splitlines()  # the embedded-simulator notice, then one line
+    assert "embedded simulator" in notice
+    assert line.startswith("error: stdout was closed before the output was written")
+    assert ("the command ran" in line) is ran
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr
+
+
+def test_request_from_a_closed_stdin_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "command", "run", "mx1", "CoolDown", "--request", "@-"],
+        preexec_fn=lambda: os.close(0),  # like `<&-`: the script starts without a stdin
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "error: --request @-: stdin is closed: pipe the JSON in, or use --request JSON"
+    )
