@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -24,11 +25,18 @@ __all__ = ["SimulatorServer", "serve"]
 
 
 class _DropFilter(logging.Filter):
-    """Hide uvicorn's traceback for the simulator's deliberate connection drops."""
+    """Hide uvicorn's noise for what the simulator does on purpose.
+
+    The deliberate connection drops (:class:`ConnectionDropped`), and stopping while a request
+    is still waiting (a slow device): uvicorn then cancels it and logs an error with the
+    ``CancelledError`` traceback, which on Ctrl-C would bury the one line the user should see.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ConnectionDropped)
+        if isinstance(exc, ConnectionDropped | asyncio.CancelledError):
+            return False
+        return not str(record.msg).startswith("Cancel %s running task(s)")
 
 
 _DROP_FILTER = _DropFilter()

@@ -8,9 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import iotcentral_sim
 import pytest
 import typer
@@ -255,3 +257,44 @@ def test_request_from_a_closed_stdin_is_a_usage_error() -> None:
     assert result.stderr.strip() == (
         "error: --request @-: stdin is closed: pipe the JSON in, or use --request JSON"
     )
+
+
+# -- Ctrl-C on the embedded simulator (issue 10.5) -----------------------------------------------
+
+
+def wait_until_executing(root_url: str, device: str) -> None:
+    """Poll the embedded simulator's control API until `device` holds a command (loopback)."""
+    for _ in range(600):
+        executions = httpx.get(f"{root_url}/_sim/executions", timeout=5).json()["executions"]
+        if any(e["device_id"] == device for e in executions):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{device} never received the command")
+
+
+def test_ctrl_c_during_a_run_on_the_embedded_simulator_is_one_line_and_130() -> None:
+    # slow1 answers after 10 s (time scale 1 in the embedded simulator): the signal comes while
+    # the simulator holds the command (counted, waiting for the device's answer).
+    process = subprocess.Popen(
+        [str(SCRIPT), "command", "run", "slow1", "CoolDown"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert process.stderr is not None
+        notice = process.stderr.readline()  # printed once the simulator serves, before the POST
+        assert "using the embedded simulator at http://127.0.0.1:" in notice
+        api_url = notice.rsplit(" ", 1)[1].strip()
+        wait_until_executing(api_url.removesuffix("/api"), "slow1")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:  # pragma: no cover - only if the assertions above failed
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert err.splitlines() == ["interrupted"]  # no uvicorn log, no CancelledError traceback
+    assert out == ""
