@@ -181,6 +181,24 @@ class SimError(Exception):
         return cls(400, "InvalidJson", "The request body is not valid JSON.")
 
     @classmethod
+    def json_too_deep(cls, limit: int) -> SimError:
+        """400 ``InvalidJson``: the body nests arrays and objects deeper than ``limit`` levels."""
+        return cls(
+            400,
+            "InvalidJson",
+            f"The request body nests JSON arrays and objects deeper than {limit} levels.",
+        )
+
+    @classmethod
+    def payload_too_large(cls, limit: int) -> SimError:
+        """413 ``PayloadTooLarge``: the body is longer than ``limit`` bytes (nothing ran)."""
+        return cls(
+            413,
+            "PayloadTooLarge",
+            f"The request body is larger than the simulator's limit of {limit} bytes.",
+        )
+
+    @classmethod
     def unsupported_media_type(cls) -> SimError:
         """415 ``UnsupportedMediaType``: the body is not ``application/json``."""
         return cls(
@@ -312,6 +330,7 @@ _CODES = {
     408: "RequestTimeout",
     409: "Conflict",
     412: "PreconditionFailed",
+    413: "PayloadTooLarge",
     422: "UnprocessableEntity",
     429: "TooManyRequests",
     500: "InternalServerError",
