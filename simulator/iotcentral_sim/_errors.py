@@ -290,6 +290,16 @@ class SimError(Exception):
         )
 
     @classmethod
+    def cross_site_request(cls) -> SimError:
+        """403 ``CrossSiteRequest``: a web page on another site called the control API."""
+        return cls(
+            403,
+            "CrossSiteRequest",
+            "The control API accepts no requests from web pages on other sites (Origin or"
+            " Sec-Fetch-Site); call it from a program or from a page served on loopback.",
+        )
+
+    @classmethod
     def invalid_fault(cls, reason: str) -> SimError:
         """400 ``InvalidFault``: the control API got a fault it cannot inject."""
         return cls(400, "InvalidFault", reason)

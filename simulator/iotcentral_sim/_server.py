@@ -62,7 +62,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Listening on every interface: clients on this machine connect through loopback.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
+
+
 def _base_url(host: str, port: int, base_path: str) -> str:
+    """The URL a client connects to: loopback for a wildcard host (``0.0.0.0`` is no address)."""
+    host = _WILDCARDS.get(host, host)
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}{base_path}"
 
@@ -222,6 +228,12 @@ def serve(
     limit = f"{simulator.rate_limit:g} requests/s" if simulator.rate_limit else "off"
     control = _base_url(host, bound_port, "/_sim")
     echo(f"  throttling: {limit}; time scale: {time_scale:g}; control API: {control}")
+    if host in _WILDCARDS:
+        other = _base_url(socket.gethostname(), bound_port, simulator.spec.base_path)
+        echo(
+            f"  on every interface: from other machines {other} (or this machine's address);"
+            " the iotcentral client sends plain http:// only to loopback"
+        )
     echo("Press Ctrl-C to stop.")
     try:
         server.run(sockets=[sock])

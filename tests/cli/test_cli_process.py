@@ -160,6 +160,9 @@ def test_serve_warns_off_loopback(app: typer.Typer, served_with: list[dict[str, 
     result = CliRunner().invoke(app, ["simulator", "serve", "--host", "0.0.0.0"])  # noqa: S104
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: serving on 0.0.0.0")
+    assert "control API (/_sim: reset it, inject faults), which has no authentication" in " ".join(
+        result.stderr.split()
+    )
 
 
 @pytest.mark.parametrize(

@@ -305,7 +305,9 @@ async def test_control_api_manages_faults_counters_and_reset(
     assert bad.json()["error"]["code"] == "InvalidFault"
     bad = await client.post(f"{root}/faults", json={"kind": "html", "colour": "red"})
     assert bad.status_code == 400
-    bad = await client.post(f"{root}/faults", content=b"[1]")
+    bad = await client.post(
+        f"{root}/faults", content=b"[1]", headers={"content-type": "application/json"}
+    )
     assert bad.status_code == 400
     await client.post(f"{root}/faults", json={"kind": "html", "times": None})
     assert len((await client.get(f"{root}/faults")).json()["faults"]) == 1

@@ -224,3 +224,107 @@ def test_the_client_reaches_ids_with_newlines_end_to_end(
             client.run_command("line\nbreak", "Go\n")
         assert info.value.code == "CommandNotFound"
     assert simulator.execution_count("line\nbreak", "Go\r\n") == 1
+
+
+# -- (c) the control API: JSON only, no cross-site callers ---------------------------------------
+
+SIM = "http://sim/_sim"
+FAULT = {"kind": "status_before", "status": 503}
+
+
+async def test_a_fault_sent_as_text_plain_is_415_and_not_stored(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    # What an HTML form or a no-preflight cross-site fetch() can send.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": content_type} if content_type else {}
+        answer = await client.post(f"{SIM}/faults", content=json.dumps(FAULT), headers=headers)
+        assert answer.status_code == 415
+        assert answer.json()["error"]["code"] == "UnsupportedMediaType"
+    assert sim.faults() == []
+    answer = await client.post(f"{SIM}/faults", json=FAULT)  # the right way still works
+    assert answer.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "http://127.0.0.1.evil.example:8080"},
+        {"origin": "http://localhost.evil.example"},
+        {"origin": "http://sub.localhost"},
+        {"origin": "null"},
+        {"origin": "http://192.168.1.10:8080"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "https://evil.example", "sec-fetch-site": "same-origin"},
+    ],
+)
+async def test_cross_site_requests_are_refused_and_change_nothing(
+    client: httpx.AsyncClient, sim: Simulator, headers: dict[str, str]
+) -> None:
+    sim.add_fault("status_before")
+    assert (await client.post(RUN, json={})).status_code == 500  # used up: now 0 pending
+    sim.add_fault("html")
+    requests = [
+        ("POST", "/faults", FAULT),
+        ("DELETE", "/faults", None),
+        ("POST", "/reset", None),
+        ("GET", "/executions", None),
+        ("GET", "/faults", None),
+        ("GET", "/health", None),
+    ]
+    for method, path, body in requests:
+        answer = await client.request(method, f"{SIM}{path}", json=body, headers=headers)
+        assert answer.status_code == 403, (method, path)
+        assert answer.json()["error"]["code"] == "CrossSiteRequest"
+    assert [f.kind for f in sim.faults()] == ["html"]  # nothing added, cleared or reset
+    assert sim.request_count == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"origin": "http://localhost:3000"},
+        {"origin": "http://127.0.0.1:8080"},
+        {"origin": "http://127.1.2.3"},
+        {"origin": "http://[::1]:8080"},
+        {"sec-fetch-site": "same-origin"},
+        {"sec-fetch-site": "none"},
+        {"origin": "http://localhost:3000", "sec-fetch-site": "cross-site"},
+    ],
+)
+async def test_programs_and_loopback_pages_may_use_it(
+    client: httpx.AsyncClient, sim: Simulator, headers: dict[str, str]
+) -> None:
+    answer = await client.post(f"{SIM}/faults", json=FAULT, headers=headers)
+    assert answer.status_code == 201
+    assert (await client.post(f"{SIM}/reset", headers=headers)).status_code == 204
+    assert sim.faults() == []
+
+
+async def test_control_bodies_are_bounded(client: httpx.AsyncClient, sim: Simulator) -> None:
+    big = json.dumps({**FAULT, "device_id": "x" * 70_000})
+    answer = await client.post(
+        f"{SIM}/faults", content=big, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 413
+    deep = '{"kind": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    answer = await client.post(
+        f"{SIM}/faults", content=deep, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "InvalidFault"
+    assert sim.faults() == []
+
+
+def test_a_wildcard_host_gives_a_url_clients_accept() -> None:
+    from iotcentral_sim._server import _base_url
+
+    assert _base_url("0.0.0.0", 8080, "/api") == "http://127.0.0.1:8080/api"  # noqa: S104
+    assert _base_url("::", 8080, "/api") == "http://[::1]:8080/api"
+    assert _base_url("127.0.0.1", 8080, "/api") == "http://127.0.0.1:8080/api"
+    ic.IoTCentralClient(  # the client accepts it (plain http only to loopback)
+        base_url=_base_url("0.0.0.0", 8080, "/api"),  # noqa: S104
+        credential=ic.ApiToken(DEFAULT_API_TOKEN),
+    ).close()
