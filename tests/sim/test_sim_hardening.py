@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -328,3 +329,69 @@ def test_a_wildcard_host_gives_a_url_clients_accept() -> None:
         base_url=_base_url("0.0.0.0", 8080, "/api"),  # noqa: S104
         credential=ic.ApiToken(DEFAULT_API_TOKEN),
     ).close()
+
+
+# -- (b) half-sent requests are timed out; the server keeps serving ------------------------------
+
+REQUEST_TIMEOUT = 0.5  # seconds a test server gives a client to send one whole request
+
+
+@pytest.fixture
+def strict_server() -> Iterator[tuple[Simulator, SimulatorServer]]:
+    simulator = Simulator(rate_limit=None, time_scale=0.1)  # slow1 answers after 1 s
+    with SimulatorServer(simulator, request_timeout=REQUEST_TIMEOUT) as server:
+        yield simulator, server
+
+
+def stalled(port: int, data: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    if data:
+        sock.sendall(data)
+    return sock
+
+
+def answer_of(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (30 s at most)."""
+    received = b""
+    with sock:
+        while chunk := sock.recv(4096):
+            received += chunk
+    return received
+
+
+def test_stalled_requests_are_dropped_while_normal_ones_are_served(
+    strict_server: tuple[Simulator, SimulatorServer],
+) -> None:
+    simulator, server = strict_server
+    head = (
+        f"POST {RUN_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {DEFAULT_API_TOKEN}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    silent = stalled(server.port, b"")
+    half_head = stalled(server.port, head[:40])
+    half_body = stalled(server.port, head + b'{"request": ')
+    with httpx.Client(base_url=server.url, headers=AUTH, params={"api-version": API_VERSION}) as c:
+        assert c.post(RUN, json={"request": 1}).status_code == 201  # served meanwhile
+    assert answer_of(silent).startswith(b"HTTP/1.1 408 ")
+    assert answer_of(half_head).startswith(b"HTTP/1.1 408 ")
+    assert answer_of(half_body) == b""  # mid-body: dropped, never answered
+    assert simulator.execution_count("mx1", "CoolDown") == 1  # only the normal request ran
+    with httpx.Client(base_url=server.url, headers=AUTH, params={"api-version": API_VERSION}) as c:
+        assert c.post(RUN, json={"request": 2}).status_code == 201  # and it still serves
+
+
+def test_the_deadline_covers_receiving_not_a_slow_device_or_keep_alive(
+    strict_server: tuple[Simulator, SimulatorServer],
+) -> None:
+    simulator, server = strict_server
+    with httpx.Client(base_url=server.url, headers=AUTH, params={"api-version": API_VERSION}) as c:
+        # slow1 answers after 1 s (twice the request deadline): the request was complete.
+        assert c.post("/devices/slow1/commands/CoolDown", json={}).status_code == 201
+        threading.Event().wait(REQUEST_TIMEOUT * 1.5)  # idle on the kept-alive connection
+        assert c.post(RUN, json={}).status_code == 201
+    assert simulator.execution_count("slow1", "CoolDown") == 1
+
+
+def test_request_timeout_is_checked() -> None:
+    with pytest.raises(ValueError, match="request_timeout"):
+        SimulatorServer(Simulator(), request_timeout=0)
