@@ -22,17 +22,40 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._backend import CommandKey, SimBackend
 from ._control import control_routes
 from ._faults import Fault
-from ._pipeline import CommandPipeline
+from ._pipeline import DEFAULT_MAX_BODY_BYTES, CommandPipeline
 from ._render import http_exception
 from ._scenario import Scenario, TokenSpec, default_scenario
 from ._spec import SpecBinding
 
 __all__ = ["CommandKey", "Simulator"]
+
+
+class _CommandApiFirst:
+    """Hands every request under the spec's base path to the command pipeline.
+
+    Starlette's ``Mount`` matches paths with a regular expression whose ``.`` stops at a
+    newline, so an id holding one (sent percent-encoded, ``%0A``) got a routing 404 instead of
+    the pipeline's answer (``DeviceNotFound`` ...). A prefix test has no such gap; the pipeline
+    routes on the raw (still encoded) path itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, pipeline: ASGIApp, base_path: str) -> None:
+        self.app = app
+        self.pipeline = pipeline
+        self.prefix = base_path + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(self.prefix):
+            await self.pipeline(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class Simulator:
@@ -45,7 +68,8 @@ class Simulator:
     ``time_scale``: multiplies every simulated wait (``0.001`` turns 30 s into 30 ms; ``0`` skips
     waits). ``clock``: the real-time clock used by throttling and ``connects_after`` (default
     ``time.monotonic``; tests may pass a fake). ``spec_file``: another copy of the spec
-    (default: the packaged one).
+    (default: the packaged one). ``max_body_bytes``: the largest request body the command API
+    reads (default 1 MiB; beyond it 413 ``PayloadTooLarge``, and nothing runs).
 
     ``app`` is the ASGI application: the command operations under ``/api/...`` and a control API
     under ``/_sim/...`` (reset, faults, executions).
@@ -60,7 +84,12 @@ class Simulator:
         time_scale: float = 1.0,
         clock: Callable[[], float] | None = None,
         spec_file: str | Path | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError("max_body_bytes must be an integer number of bytes")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
         if time_scale < 0:
             raise ValueError("time_scale must be >= 0")
         if rate_limit is not None and rate_limit < 0:
@@ -86,10 +115,11 @@ class Simulator:
             time_scale=time_scale,
             clock=clock or time.monotonic,
         )
+        pipeline = CommandPipeline(self.spec, self._backend, max_body_bytes=max_body_bytes)
         self.app: Starlette = Starlette(
-            routes=[
-                Mount("/_sim", routes=control_routes(self)),
-                Mount(self.spec.base_path, app=CommandPipeline(self.spec, self._backend)),
+            routes=[Mount("/_sim", routes=control_routes(self))],
+            middleware=[
+                Middleware(_CommandApiFirst, pipeline=pipeline, base_path=self.spec.base_path)
             ],
             exception_handlers={HTTPException: http_exception},
         )

@@ -95,7 +95,8 @@ def serve(
     if not _is_loopback(host):
         click.echo(
             f"warning: serving on {host}: anyone who can reach it can run commands with the"
-            " simulator's public default tokens",
+            " simulator's public default tokens, and use its control API (/_sim: reset it,"
+            " inject faults), which has no authentication",
             err=True,
         )
     try:

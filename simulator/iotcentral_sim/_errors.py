@@ -181,6 +181,24 @@ class SimError(Exception):
         return cls(400, "InvalidJson", "The request body is not valid JSON.")
 
     @classmethod
+    def json_too_deep(cls, limit: int) -> SimError:
+        """400 ``InvalidJson``: the body nests arrays and objects deeper than ``limit`` levels."""
+        return cls(
+            400,
+            "InvalidJson",
+            f"The request body nests JSON arrays and objects deeper than {limit} levels.",
+        )
+
+    @classmethod
+    def payload_too_large(cls, limit: int) -> SimError:
+        """413 ``PayloadTooLarge``: the body is longer than ``limit`` bytes (nothing ran)."""
+        return cls(
+            413,
+            "PayloadTooLarge",
+            f"The request body is larger than the simulator's limit of {limit} bytes.",
+        )
+
+    @classmethod
     def unsupported_media_type(cls) -> SimError:
         """415 ``UnsupportedMediaType``: the body is not ``application/json``."""
         return cls(
@@ -272,6 +290,16 @@ class SimError(Exception):
         )
 
     @classmethod
+    def cross_site_request(cls) -> SimError:
+        """403 ``CrossSiteRequest``: a web page on another site called the control API."""
+        return cls(
+            403,
+            "CrossSiteRequest",
+            "The control API accepts no requests from web pages on other sites (Origin or"
+            " Sec-Fetch-Site); call it from a program or from a page served on loopback.",
+        )
+
+    @classmethod
     def invalid_fault(cls, reason: str) -> SimError:
         """400 ``InvalidFault``: the control API got a fault it cannot inject."""
         return cls(400, "InvalidFault", reason)
@@ -312,6 +340,7 @@ _CODES = {
     408: "RequestTimeout",
     409: "Conflict",
     412: "PreconditionFailed",
+    413: "PayloadTooLarge",
     422: "UnprocessableEntity",
     429: "TooManyRequests",
     500: "InternalServerError",

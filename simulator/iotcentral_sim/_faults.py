@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultKind", "FaultSet", "FaultTarget"]
+__all__ = ["FAULT_KINDS", "MAX_SECONDS", "Fault", "FaultKind", "FaultSet", "FaultTarget"]
 
 FaultKind = Literal[
     "status_before",
@@ -23,6 +24,8 @@ FaultKind = Literal[
 #: Every fault kind, in documentation order.
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FaultTarget = Literal["run", "history", "any"]
+#: The longest ``retry_after`` / ``delay`` a fault may ask for, in seconds (one day).
+MAX_SECONDS = 86400.0
 _TARGETS: tuple[str, ...] = get_args(FaultTarget)
 
 #: Whether a kind lets the command run on the device before the fault shows.
@@ -64,14 +67,22 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
         if self.on not in _TARGETS:
             raise ValueError(f"on must be one of {', '.join(_TARGETS)}")
-        if self.times is not None and self.times < 1:
-            raise ValueError("times must be >= 1, or None for forever")
-        if self.status is not None and not 100 <= self.status <= 599:
-            raise ValueError("status must be an HTTP status code (100..599)")
-        if self.retry_after is not None and self.retry_after < 0:
-            raise ValueError("retry_after must be >= 0")
-        if self.delay is not None and self.delay < 0:
-            raise ValueError("delay must be >= 0")
+        for name in ("device_id", "command_name"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{name} must be a string or null, got {_kind_of(value)}")
+        if self.times is not None and (not _is_int(self.times) or self.times < 1):
+            raise ValueError(
+                f"times must be an integer >= 1, or null for forever, got {self.times!r}"
+            )
+        if self.status is not None and (not _is_int(self.status) or not 100 <= self.status <= 599):
+            raise ValueError(f"status must be an HTTP status code (100..599), got {self.status!r}")
+        for name in ("retry_after", "delay"):
+            value = getattr(self, name)
+            if value is not None and not (_is_number(value) and 0 <= value <= MAX_SECONDS):
+                raise ValueError(
+                    f"{name} must be a number of seconds from 0 to {MAX_SECONDS:g}, got {value!r}"
+                )
         if self.kind == "slow" and self.delay is None:
             raise ValueError("a 'slow' fault needs delay (seconds, scaled by time_scale)")
         if self.size is not None:
@@ -81,6 +92,12 @@ class Fault:
                 raise ValueError("size must be a whole number of bytes")
             if not 1 <= self.size <= MAX_SIZE:
                 raise ValueError(f"size must be from 1 to {MAX_SIZE} bytes")
+        if self.kind == "status_after" and self.status is not None and _claims_not_run(self.status):
+            raise ValueError(
+                f"a 'status_after' fault cannot answer {self.status}: a 4xx answer tells the client"
+                " the command did not run, but status_after runs it; use status_before for 4xx"
+                " (408 is allowed: a timeout may have run)"
+            )
 
     @property
     def executes(self) -> bool:
@@ -108,6 +125,26 @@ class Fault:
             "on": self.on,
             "size": self.size,
         }
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float; booleans, NaN and the infinities are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def _claims_not_run(status: int) -> bool:
+    """Whether clients read ``status`` as "the command did not run" (4xx except 408)."""
+    return 400 <= status <= 499 and status != 408
+
+
+def _kind_of(value: object) -> str:
+    return type(value).__name__
 
 
 class FaultSet:

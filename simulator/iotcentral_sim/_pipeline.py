@@ -8,8 +8,10 @@ each step may answer an error (built by :class:`SimError`'s named constructors):
 2. authentication (401 ``Unauthorized``) and, for operations that run commands, authorisation
    (403 ``Forbidden``);
 3. throttling, one bucket per application (429 ``TooManyRequests`` + ``Retry-After``);
-4. body validation against the spec, for operations that declare a body (415 / 400
-   ``InvalidJson`` / 422 ``InvalidRequestBody``);
+4. reading the body, only now (an unauthenticated request never gets its body read), and only
+   up to ``max_body_bytes`` (413 ``PayloadTooLarge``); validating it against the spec, for
+   operations that declare a body (415 / 400 ``InvalidJson``, also for JSON nested deeper than
+   :data:`~iotcentral_sim._spec.MAX_JSON_DEPTH` / 422 ``InvalidRequestBody``);
 5. device, module, component and command lookup (404 ``DeviceNotFound`` ...);
 6. injected faults (:meth:`Simulator.add_fault`);
 7. the operation's handler: running a command (wait for an offline device, hand the command to
@@ -37,10 +39,20 @@ from starlette.types import Receive, Scope, Send
 from ._backend import SimBackend, Target
 from ._errors import ConnectionDropped, SimError
 from ._faults import FaultTarget
-from ._render import read_body, send_error, send_fault_after, send_fault_before, send_json
+from ._render import (
+    RequestAborted,
+    read_body,
+    send_error,
+    send_fault_after,
+    send_fault_before,
+    send_json,
+)
 from ._spec import SpecBinding
 
-__all__ = ["HANDLERS", "CommandPipeline", "Handler"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "HANDLERS", "CommandPipeline", "Handler"]
+
+#: The largest request body read (1 MiB): a DeviceCommand is a few hundred bytes.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 logger = logging.getLogger("iotcentral_sim")
 
@@ -91,13 +103,18 @@ HANDLERS: Mapping[str, Handler] = {
 
 
 class CommandPipeline:
-    """The ASGI app of the command API, mounted at the spec's base path by ``Simulator``."""
+    """The ASGI app of the command API, mounted at the spec's base path by ``Simulator``.
+
+    ``max_body_bytes``: the largest request body it reads (413 beyond).
+    """
 
     def __init__(
         self,
         spec: SpecBinding,
         backend: SimBackend,
         handlers: Mapping[str, Handler] = HANDLERS,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         missing = sorted(spec.operation_ids - set(handlers))
         if missing:
@@ -105,6 +122,7 @@ class CommandPipeline:
         self.spec = spec
         self.backend = backend
         self.handlers = handlers
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - websockets are not served
@@ -115,10 +133,11 @@ class CommandPipeline:
         raw_path = raw_path.split("?", 1)[0]
         headers = Headers(scope=scope)
         query = QueryParams(scope.get("query_string", b""))
-        body = await read_body(receive)
         self.backend.count_request()
         try:
-            await self._handle(send, receive, method, raw_path, query, headers, body)
+            await self._handle(send, receive, method, raw_path, query, headers)
+        except RequestAborted:
+            logger.debug("%s %s -> the client left before sending its body", method, raw_path)
         except SimError as error:
             logger.debug("%s %s -> %s %s", method, raw_path, error.status, error.code)
             await send_error(send, error)
@@ -137,7 +156,6 @@ class CommandPipeline:
         raw_path: str,
         query: QueryParams,
         headers: Headers,
-        body: bytes,
     ) -> None:
         backend = self.backend
         operation = self.spec.match(method, raw_path)
@@ -149,6 +167,7 @@ class CommandPipeline:
         backend.throttle()
         payload: dict[str, Any] = {}
         if operation.has_body:
+            body = await read_body(receive, headers, self.max_body_bytes)
             payload = self.spec.parse_body(method, raw_path, headers, body)
         target = backend.lookup(operation.params)
         fault = backend.take_fault(target.key, handler.faults)

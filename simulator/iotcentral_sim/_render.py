@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +28,7 @@ from ._errors import ConnectionDropped, SimError, status_phrase
 from ._faults import SIZED, Fault
 
 __all__ = [
+    "RequestAborted",
     "error_response",
     "gzip_bomb",
     "http_exception",
@@ -51,17 +53,30 @@ _HTML_PAGE = (
 )
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (empty if the client disconnects first)."""
-    chunks: list[bytes] = []
+class RequestAborted(Exception):
+    """The client went away (or was cut off) before sending its whole body: answer nothing."""
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    """The whole request body, at most ``limit`` bytes.
+
+    Raises :class:`SimError` 413 ``PayloadTooLarge`` as soon as ``Content-Length`` or the bytes
+    received pass ``limit`` (the rest is never read), and :class:`RequestAborted` if the client
+    disconnects first.
+    """
+    declared = headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise SimError.payload_too_large(limit)
+    body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
+            raise RequestAborted
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise SimError.payload_too_large(limit)
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return bytes(body)
 
 
 def _encode_headers(headers: Mapping[str, str], length: int) -> list[tuple[bytes, bytes]]:

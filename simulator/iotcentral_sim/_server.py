@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -24,11 +25,18 @@ __all__ = ["SimulatorServer", "serve"]
 
 
 class _DropFilter(logging.Filter):
-    """Hide uvicorn's traceback for the simulator's deliberate connection drops."""
+    """Hide uvicorn's noise for what the simulator does on purpose.
+
+    The deliberate connection drops (:class:`ConnectionDropped`), and stopping while a request
+    is still waiting (a slow device): uvicorn then cancels it and logs an error with the
+    ``CancelledError`` traceback, which on Ctrl-C would bury the one line the user should see.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ConnectionDropped)
+        if isinstance(exc, ConnectionDropped | asyncio.CancelledError):
+            return False
+        return not str(record.msg).startswith("Cancel %s running task(s)")
 
 
 _DROP_FILTER = _DropFilter()
@@ -54,12 +62,84 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Listening on every interface: clients on this machine connect through loopback.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
+
+
 def _base_url(host: str, port: int, base_path: str) -> str:
+    """The URL a client connects to: loopback for a wildcard host (``0.0.0.0`` is no address)."""
+    host = _WILDCARDS.get(host, host)
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}{base_path}"
 
 
-def _uvicorn_server(app: Any, log_level: str) -> Any:
+#: Seconds a client has to send a whole request (head and body) once it starts one.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+#: The largest request head (request line and headers) read, as h11 counts it.
+MAX_HEAD_BYTES = 16 * 1024
+_TIMEOUT_BODY = b"The request was not sent in time.\n"
+_REQUEST_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\nconnection: close\r\n"
+    + f"content-length: {len(_TIMEOUT_BODY)}\r\n\r\n".encode()
+    + _TIMEOUT_BODY
+)
+
+
+def _deadline_protocol(request_timeout: float) -> type[Any]:
+    """uvicorn's h11 protocol, with a deadline for receiving each request.
+
+    uvicorn bounds the idle time between requests (``timeout_keep_alive``) but not the time a
+    client takes to send one: a client that sends half a request head, or a head and half a
+    body, and then nothing, held its connection (and a file descriptor) forever, and a few
+    hundred of them stopped the server. Here a connection must deliver each request whole within
+    ``request_timeout`` seconds of its first byte (of connecting, for the first request); if not,
+    a stalled head is answered 408 and a stalled body dropped, and the connection is closed.
+    While the app works on a complete request (a slow device) no deadline runs.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    receiving = (h11.IDLE, h11.SEND_BODY)
+
+    class DeadlineH11Protocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self.conn.their_state in receiving:
+                self._arm()
+            super().data_received(data)
+            if self.conn.their_state not in receiving:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(request_timeout, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _timed_out(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing() or self.conn.their_state not in receiving:
+                return
+            if self.cycle is None or self.cycle.response_complete:  # the head never came
+                self.transport.write(_REQUEST_TIMEOUT_ANSWER)
+            self.transport.close()  # a body half sent: the app sees a disconnect
+
+    return DeadlineH11Protocol
+
+
+def _uvicorn_server(app: Any, log_level: str, request_timeout: float) -> Any:
     import uvicorn  # lazy: importing the package must not need uvicorn
 
     config = uvicorn.Config(
@@ -68,6 +148,9 @@ def _uvicorn_server(app: Any, log_level: str) -> Any:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        http=_deadline_protocol(request_timeout),
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
     return uvicorn.Server(config)
 
@@ -75,8 +158,10 @@ def _uvicorn_server(app: Any, log_level: str) -> Any:
 class SimulatorServer:
     """Serve a :class:`Simulator` with uvicorn in a background thread (loopback, port 0 = free).
 
-    ``url`` is the base URL for clients, including the spec's ``/api`` prefix. Usable as a
-    context manager::
+    ``url`` is the base URL for clients, including the spec's ``/api`` prefix.
+    ``request_timeout``: seconds a client has to send each whole request (head and body) once
+    it starts it; a stalled request is answered 408 (or dropped, mid-body) and its connection
+    closed, so half-sent requests cannot pile up. Usable as a context manager::
 
         with SimulatorServer(Simulator()) as server:
             httpx.post(f"{server.url}/devices/mx1/commands/CoolDown", ...)
@@ -90,12 +175,16 @@ class SimulatorServer:
         *,
         log_level: str = "warning",
         startup_timeout: float = 10.0,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, got {request_timeout!r}")
         self.simulator = simulator
         self.host = host
         self._requested_port = port
         self._log_level = log_level
         self._startup_timeout = startup_timeout
+        self._request_timeout = request_timeout
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -128,7 +217,7 @@ class SimulatorServer:
             raise RuntimeError("the server is already started")
         _quiet_drops()
         sock = _bind(self.host, self._requested_port)
-        server = _uvicorn_server(self.simulator.app, self._log_level)
+        server = _uvicorn_server(self.simulator.app, self._log_level, self._request_timeout)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="iotcentral-sim", daemon=True
         )
@@ -205,7 +294,7 @@ def serve(
     _quiet_drops()
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    server = _uvicorn_server(simulator.app, "warning")
+    server = _uvicorn_server(simulator.app, "warning", DEFAULT_REQUEST_TIMEOUT)
     url = _base_url(host, bound_port, simulator.spec.base_path)
     echo(f"IoT Central simulator ({simulator.scenario.name} scenario) listening on {url}")
     echo(f"  api-version: {', '.join(simulator.spec.api_versions)}")
@@ -214,6 +303,12 @@ def serve(
     limit = f"{simulator.rate_limit:g} requests/s" if simulator.rate_limit else "off"
     control = _base_url(host, bound_port, "/_sim")
     echo(f"  throttling: {limit}; time scale: {time_scale:g}; control API: {control}")
+    if host in _WILDCARDS:
+        other = _base_url(socket.gethostname(), bound_port, simulator.spec.base_path)
+        echo(
+            f"  on every interface: from other machines {other} (or this machine's address);"
+            " the iotcentral client sends plain http:// only to loopback"
+        )
     echo("Press Ctrl-C to stop.")
     try:
         server.run(sockets=[sock])

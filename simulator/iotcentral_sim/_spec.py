@@ -36,9 +36,11 @@ from starlette.datastructures import Headers, QueryParams
 
 from ._errors import SimError
 
-__all__ = ["Operation", "SpecBinding", "spec_path"]
+__all__ = ["MAX_JSON_DEPTH", "Operation", "SpecBinding", "json_depth", "spec_path"]
 
 _API_VERSION = "api-version"
+#: The deepest nesting of arrays and objects a request body may have (the body object is 1).
+MAX_JSON_DEPTH = 64
 
 
 def spec_path() -> Path:
@@ -191,13 +193,58 @@ class SpecBinding:
         Raises :class:`SimError` 415 ``UnsupportedMediaType``, 400 ``InvalidJson`` or
         422 ``InvalidRequestBody`` (the message names each offending field).
         """
+        _check_depth(headers, body)
         request = self._request(method, raw_path, QueryParams(), headers, body)
-        for error in self._body.iter_errors(request):
-            raise _body_error(error)
+        try:
+            for error in self._body.iter_errors(request):
+                raise _body_error(error)
+        except RecursionError:  # pragma: no cover - _check_depth stops these first
+            raise SimError.json_too_deep(MAX_JSON_DEPTH) from None
         try:
             return json.loads(body, parse_constant=_reject_constant)
         except ValueError as exc:  # NaN / Infinity: not JSON, and not re-serialisable as JSON
             raise SimError.invalid_json() from exc
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deep arrays and objects nest in ``value`` (a scalar is 0), counted up to ``limit + 1``.
+
+    Iterative, so no document is too deep to measure.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _check_depth(headers: Headers, body: bytes) -> None:
+    """400 ``InvalidJson`` for a JSON body nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Runs before validation, whose recursive parsers would fail on such a body with an internal
+    error. Bodies that are not JSON, or not sent as JSON, are left to the validator's errors.
+    """
+    media_type = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise SimError.json_too_deep(MAX_JSON_DEPTH) from None
+    except ValueError:
+        return
+    if json_depth(document, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise SimError.json_too_deep(MAX_JSON_DEPTH)
 
 
 def _reject_constant(name: str) -> Any:

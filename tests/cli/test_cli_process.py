@@ -8,9 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import iotcentral_sim
 import pytest
 import typer
@@ -158,6 +160,9 @@ def test_serve_warns_off_loopback(app: typer.Typer, served_with: list[dict[str, 
     result = CliRunner().invoke(app, ["simulator", "serve", "--host", "0.0.0.0"])  # noqa: S104
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: serving on 0.0.0.0")
+    assert "control API (/_sim: reset it, inject faults), which has no authentication" in " ".join(
+        result.stderr.split()
+    )
 
 
 @pytest.mark.parametrize(
@@ -196,3 +201,101 @@ def test_serve_on_a_busy_port_is_one_line(app: typer.Typer) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: cannot serve on 127.0.0.1:{port}: ")
     assert "Traceback" not in result.output
+
+
+# -- closed pipes (issue 10.6): real pipes, the installed script ---------------------------------
+
+
+def run_into_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
+    """The script with a stdout whose reader is gone (`... | head -0`): each write gets EPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [str(SCRIPT), *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    ("args", "ran"),
+    [
+        (("command", "run", "mx1", "CoolDown", "--json"), True),  # was exit 5, "a bug"
+        (("command", "run", "mx1", "CoolDown"), True),  # was exit 1, "device failure"
+        (("command", "history", "mx1", "CoolDown"), False),
+    ],
+)
+def test_a_closed_stdout_exits_141_with_one_line(args: tuple[str, ...], ran: bool) -> None:
+    result = run_into_closed_stdout(*args)
+    assert result.returncode == 141, result.stderr
+    notice, line = result.stderr.splitlines()  # the embedded-simulator notice, then one line
+    assert "embedded simulator" in notice
+    assert line.startswith("error: stdout was closed before the output was written")
+    assert ("the command ran" in line) is ran
+    assert "Traceback" not in result.stderr
+    assert "Exception ignored" not in result.stderr
+
+
+def test_request_from_a_closed_stdin_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "command", "run", "mx1", "CoolDown", "--request", "@-"],
+        preexec_fn=lambda: os.close(0),  # like `<&-`: the script starts without a stdin
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "error: --request @-: stdin is closed: pipe the JSON in, or use --request JSON"
+    )
+
+
+# -- Ctrl-C on the embedded simulator (issue 10.5) -----------------------------------------------
+
+
+def wait_until_executing(root_url: str, device: str) -> None:
+    """Poll the embedded simulator's control API until `device` holds a command (loopback)."""
+    for _ in range(600):
+        executions = httpx.get(f"{root_url}/_sim/executions", timeout=5).json()["executions"]
+        if any(e["device_id"] == device for e in executions):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{device} never received the command")
+
+
+def test_ctrl_c_during_a_run_on_the_embedded_simulator_is_one_line_and_130() -> None:
+    # slow1 answers after 10 s (time scale 1 in the embedded simulator): the signal comes while
+    # the simulator holds the command (counted, waiting for the device's answer).
+    process = subprocess.Popen(
+        [str(SCRIPT), "command", "run", "slow1", "CoolDown"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert process.stderr is not None
+        notice = process.stderr.readline()  # printed once the simulator serves, before the POST
+        assert "using the embedded simulator at http://127.0.0.1:" in notice
+        api_url = notice.rsplit(" ", 1)[1].strip()
+        wait_until_executing(api_url.removesuffix("/api"), "slow1")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:  # pragma: no cover - only if the assertions above failed
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert err.splitlines() == ["interrupted"]  # no uvicorn log, no CancelledError traceback
+    assert out == ""

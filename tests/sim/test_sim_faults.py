@@ -220,6 +220,19 @@ async def test_after_faults_do_not_run_an_offline_device(
         ({"kind": "gzip_bomb", "size": 2**30 + 1}, "size must be from 1"),
         ({"kind": "oversized", "size": True}, "whole number"),
         ({"kind": "oversized", "size": 1.5}, "whole number"),
+        ({"kind": "status_before", "retry_after": float("inf")}, "retry_after"),
+        ({"kind": "status_before", "retry_after": float("nan")}, "retry_after"),
+        ({"kind": "status_before", "retry_after": True}, "retry_after"),
+        ({"kind": "slow", "delay": float("inf")}, "delay"),
+        ({"kind": "slow", "delay": False}, "delay"),
+        ({"kind": "slow", "delay": 86401}, "delay"),
+        ({"kind": "status_before", "times": True}, "times"),
+        ({"kind": "status_before", "times": 1.5}, "times"),
+        ({"kind": "status_before", "status": True}, "status"),
+        ({"kind": "status_before", "status": 503.0}, "status"),
+        ({"kind": "status_before", "device_id": 7}, "device_id"),
+        ({"kind": "status_after", "status": 404}, "use status_before for 4xx"),
+        ({"kind": "status_after", "status": 429}, "use status_before for 4xx"),
     ],
 )
 def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) -> None:
@@ -227,6 +240,40 @@ def test_invalid_faults_are_rejected(kwargs: dict[str, object], message: str) ->
     with pytest.raises(ValueError, match=message):
         sim.add_fault(**kwargs)  # type: ignore[arg-type]
     assert sim.faults() == []
+
+
+def test_status_after_accepts_the_statuses_that_may_have_run() -> None:
+    sim = Simulator()
+    for status in (408, 500, 503, 504):
+        sim.add_fault("status_after", status=status)
+    assert [f.status for f in sim.faults()] == [408, 500, 503, 504]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"kind": "status_before", "retry_after": Infinity}',
+        '{"kind": "status_before", "retry_after": NaN}',
+        '{"kind": "slow", "delay": -Infinity}',
+        '{"kind": "status_before", "retry_after": true}',
+        '{"kind": "status_before", "times": false}',
+        '{"kind": "status_before", "status": true}',
+        '{"kind": "status_after", "status": 400}',
+    ],
+)
+async def test_control_api_refuses_non_numbers_and_stores_nothing(
+    client: httpx.AsyncClient, sim: Simulator, body: str
+) -> None:
+    added = await client.post(
+        "http://sim/_sim/faults", content=body, headers={"content-type": "application/json"}
+    )
+    assert added.status_code == 400
+    assert added.json()["error"]["code"] == "InvalidFault"
+    assert sim.faults() == []
+    listed = await client.get("http://sim/_sim/faults")
+    assert listed.status_code == 200
+    assert listed.json() == {"faults": []}
+    assert (await client.post(RUN, json={})).status_code == 201  # later requests unharmed
 
 
 def test_every_kind_is_documented() -> None:
@@ -274,7 +321,9 @@ async def test_control_api_manages_faults_counters_and_reset(
     assert bad.json()["error"]["code"] == "InvalidFault"
     bad = await client.post(f"{root}/faults", json={"kind": "html", "colour": "red"})
     assert bad.status_code == 400
-    bad = await client.post(f"{root}/faults", content=b"[1]")
+    bad = await client.post(
+        f"{root}/faults", content=b"[1]", headers={"content-type": "application/json"}
+    )
     assert bad.status_code == 400
     await client.post(f"{root}/faults", json={"kind": "html", "times": None})
     assert len((await client.get(f"{root}/faults")).json()["faults"]) == 1

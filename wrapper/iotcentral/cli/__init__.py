@@ -42,6 +42,7 @@ from ._output import (
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_STDOUT_CLOSED,
     EXIT_TRANSPORT_ERROR,
     EXIT_USAGE,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "EXIT_INTERNAL_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STDOUT_CLOSED",
     "EXIT_TRANSPORT_ERROR",
     "EXIT_USAGE",
     "create_app",

@@ -4,6 +4,12 @@ Every command body runs through `guarded`, the one place that turns an exception
 code (`EXIT_CODES`) and one line on stderr: never a traceback, and never a credential (each line
 passes through `iotcentral._redact`). Results print with rich (imported on first use) or, with
 `--json`, as the service's JSON on stdout.
+
+Everything printed here that a server could have written (ids, payloads, error messages, the
+`--verbose` log) passes through `iotcentral._sanitize` last, so no escape sequence reaches the
+terminal. A closed stdout (`| head -0`) is not a failure of the command: the output functions
+raise `StdoutClosed` and `guarded` exits with `EXIT_STDOUT_CLOSED` (141, what a shell reports for
+a program killed by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -18,6 +25,7 @@ from typing import Any
 from .._errors import APIError, CredentialError, IoTCentralError, TransportError, ValidationError
 from .._models import CommandResult
 from .._redact import redact
+from .._sanitize import for_terminal, json_for_terminal
 
 __all__ = [
     "EXIT_API_ERROR",
@@ -26,10 +34,13 @@ __all__ = [
     "EXIT_INTERNAL_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STDOUT_CLOSED",
     "EXIT_TRANSPORT_ERROR",
     "EXIT_USAGE",
+    "StdoutClosed",
     "UsageError",
     "emit_json",
+    "emit_line",
     "error",
     "exit_codes_help",
     "guarded",
@@ -43,6 +54,7 @@ EXIT_API_ERROR = 3
 EXIT_TRANSPORT_ERROR = 4
 EXIT_INTERNAL_ERROR = 5
 EXIT_INTERRUPTED = 130
+EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE, as a shell reports `yes | head -0`
 
 #: Every exit code and its meaning (also in the README and `iotcentral --help`).
 EXIT_CODES: dict[int, str] = {
@@ -53,11 +65,19 @@ EXIT_CODES: dict[int, str] = {
     EXIT_TRANSPORT_ERROR: "no answer: the service could not be reached or the connection failed",
     EXIT_INTERNAL_ERROR: "unexpected internal error (a bug: please report it)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_STDOUT_CLOSED: "stdout was closed before the output was written (e.g. `| head -0`)",
 }
 
 
 class UsageError(Exception):
     """A problem with the command line or its configuration (exit code 2; nothing was sent)."""
+
+
+class StdoutClosed(Exception):
+    """stdout was closed before the output was written (exit code 141).
+
+    The message says what happened to the request (e.g. that the command ran).
+    """
 
 
 def exit_codes_help() -> str:
@@ -66,39 +86,76 @@ def exit_codes_help() -> str:
 
 
 def error(message: str, secrets: Sequence[str] = ()) -> None:
-    """`message` as one line on stderr, without `secrets`."""
-    line = " ".join(redact(message, secrets).split())
-    print(line, file=sys.stderr, flush=True)
+    """`message` as one line on stderr, without `secrets` or control characters."""
+    line = for_terminal(" ".join(redact(message, secrets).split()))
+    with contextlib.suppress(OSError):  # a closed stderr must not turn into another error
+        print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _stdout() -> Iterator[None]:
+    """Turn a closed stdout (EPIPE) into `StdoutClosed`."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise StdoutClosed("stdout was closed before the output was written") from None
 
 
 def emit_json(document: Any) -> None:
-    """`document` as indented JSON on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    """`document` as indented JSON on stdout (valid JSON, and safe on a terminal)."""
+    text = json_for_terminal(document, indent=2) + "\n"
+    with _stdout():
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def emit_line(text: str) -> None:
+    """One line of text on stdout, control characters escaped."""
+    with _stdout():
+        sys.stdout.write(for_terminal(text) + "\n")
+        sys.stdout.flush()
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return for_terminal(json.dumps(value, ensure_ascii=False))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's default exits 1, as for a device failure
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(highlight=False, soft_wrap=True)
 
 
 def print_result(result: CommandResult, title: str) -> None:
     """One command execution for people: id, response code, request and response."""
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(Text(title, style="bold"))
+    console = _console()
     code = Text("-" if result.response_code is None else str(result.response_code))
     if result.failed:
         code.append("  the device reported a failure", style="red")
     rows = [
-        ("id", Text(result.id or "-")),
+        ("id", Text(for_terminal(result.id or "-"))),
         ("response code", code),
         ("request", Text(_compact(result.request))),
         ("response", Text(_compact(result.response))),
     ]
-    for name, value in rows:
-        console.print(Text.assemble((f"  {name:<15}", "dim"), value))
+    with _stdout():
+        console.print(Text(for_terminal(title), style="bold"))
+        for name, value in rows:
+            console.print(Text.assemble((f"  {name:<15}", "dim"), value))
+
+
+class _TerminalFormatter(logging.Formatter):
+    """Log lines with control characters escaped (headers and URLs come from the network)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
 
 
 @contextlib.contextmanager
@@ -109,7 +166,7 @@ def _http_logging(verbose: bool) -> Iterator[None]:
         return
     logger = logging.getLogger("iotcentral")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -143,9 +200,21 @@ def guarded(body: Callable[[], int], *, secrets: Sequence[str] = (), verbose: bo
     except IoTCentralError as exc:  # pragma: no cover - every branch is listed above
         error(f"error: {exc}", secrets)
         return EXIT_API_ERROR
+    except StdoutClosed as exc:
+        _silence_stdout()
+        error(f"error: {exc}", secrets)
+        return EXIT_STDOUT_CLOSED
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
         error(f"internal error: {type(exc).__name__}: {exc}", secrets)
         return EXIT_INTERNAL_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot print "Exception ignored"."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -42,8 +42,10 @@ from ._options import (
 from ._output import (
     EXIT_DEVICE_FAILURE,
     EXIT_OK,
+    StdoutClosed,
     UsageError,
     emit_json,
+    emit_line,
     exit_codes_help,
     guarded,
     print_result,
@@ -77,7 +79,7 @@ def parse_request(value: str | None) -> Any:
     if value.startswith("@"):
         name = value[1:]
         if name == "-":
-            text, source = sys.stdin.read(), "--request @- (stdin)"
+            text, source = _read_stdin(), "--request @- (stdin)"
         else:
             try:
                 text = Path(name).read_text(encoding="utf-8")
@@ -90,6 +92,16 @@ def parse_request(value: str | None) -> Any:
         plain_word = value[:1].isalpha() and not isinstance(exc, _NotJSONConstant)
         hint = " (quote strings as JSON, e.g. '\"on\"')" if plain_word else ""
         raise UsageError(f"{source} is not valid JSON{hint}: {exc}") from None
+
+
+def _read_stdin() -> str:
+    """All of stdin, for `--request @-`; `UsageError` if it is closed or unreadable."""
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise UsageError("--request @-: stdin is closed: pipe the JSON in, or use --request JSON")
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--request @-: cannot read stdin: {exc}") from None
 
 
 def _target(device: str, command: str, component: str | None, module: str | None) -> str:
@@ -143,10 +155,15 @@ def run(
                 connection_timeout=connection_timeout,
                 response_timeout=response_timeout,
             )
-        if as_json:
-            emit_json(result.to_dict())
-        else:
-            print_result(result, f"run {_target(device, command, component, module)}")
+        try:
+            if as_json:
+                emit_json(result.to_dict())
+            else:
+                print_result(result, f"run {_target(device, command, component, module)}")
+        except StdoutClosed as exc:
+            raise StdoutClosed(
+                f"{exc}; the command ran: `iotcentral command history` shows its result"
+            ) from None
         return EXIT_DEVICE_FAILURE if result.failed else EXIT_OK
 
     raise typer.Exit(guarded(body, secrets=settings.secrets, verbose=verbose))
@@ -186,7 +203,7 @@ def history(
         if as_json:
             emit_json(found.to_dict())
         elif not found:
-            print(f"no recorded execution of {target}")
+            emit_line(f"no recorded execution of {target}")
         else:
             for result in found:
                 print_result(result, f"last execution of {target}")
