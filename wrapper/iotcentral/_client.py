@@ -207,7 +207,7 @@ class _Core:
         retry: object,
         label: str,
     ) -> _Call:
-        build = OPERATIONS[kind, target]
+        build = OPERATIONS[self.api_version, kind, target]
         return _Call(
             kind=kind,
             request_kwargs=build(**arguments, api_version=self.api_version),

@@ -20,9 +20,10 @@ from typing import Any
 
 import typer
 
-from .._config import DEFAULT_BASE_DOMAIN
+from .._config import DEFAULT_API_VERSION, DEFAULT_BASE_DOMAIN
 from ._options import (
     ApiTokenOption,
+    ApiVersionOption,
     AppOption,
     AzureOption,
     BaseDomainOption,
@@ -118,6 +119,7 @@ def run(
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
     max_retries: MaxRetriesOption = 3,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a command on a device (or a component, module, or module component)."""
@@ -129,6 +131,7 @@ def run(
         bearer_token=bearer_token,
         azure=azure,
         max_retries=max_retries,
+        api_version=api_version,
     )
 
     def body() -> int:
@@ -166,6 +169,7 @@ def history(
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
     max_retries: MaxRetriesOption = 3,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Show the most recent execution of a command."""
@@ -177,6 +181,7 @@ def history(
         bearer_token=bearer_token,
         azure=azure,
         max_retries=max_retries,
+        api_version=api_version,
     )
 
     def body() -> int:
