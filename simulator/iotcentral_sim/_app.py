@@ -45,7 +45,9 @@ class Simulator:
     ``time_scale``: multiplies every simulated wait (``0.001`` turns 30 s into 30 ms; ``0`` skips
     waits). ``clock``: the real-time clock used by throttling and ``connects_after`` (default
     ``time.monotonic``; tests may pass a fake). ``spec_file``: another copy of the spec
-    (default: the packaged one).
+    (default: the packaged one). ``history_depth``: executions kept per command (the service
+    keeps 1); ``history_page_size``: executions per history page, the rest behind ``nextLink``
+    (``None``: one page). Both can be changed later with :meth:`set_history_paging`.
 
     ``app`` is the ASGI application: the command operations under ``/api/...`` and a control API
     under ``/_sim/...`` (reset, faults, executions).
@@ -60,6 +62,8 @@ class Simulator:
         time_scale: float = 1.0,
         clock: Callable[[], float] | None = None,
         spec_file: str | Path | None = None,
+        history_page_size: int | None = None,
+        history_depth: int = 1,
     ) -> None:
         if time_scale < 0:
             raise ValueError("time_scale must be >= 0")
@@ -85,6 +89,8 @@ class Simulator:
             rate_limit=rate_limit or None,
             time_scale=time_scale,
             clock=clock or time.monotonic,
+            history_page_size=history_page_size,
+            history_depth=history_depth,
         )
         self.app: Starlette = Starlette(
             routes=[
@@ -211,6 +217,23 @@ class Simulator:
         """Remove every pending fault."""
         self._backend.faults.clear()
 
+    def set_history_paging(self, *, page_size: int | None, depth: int = 1) -> None:
+        """Keep the last ``depth`` executions per command and answer history ``page_size`` per page.
+
+        Later pages are behind an absolute ``nextLink`` on the origin the request came to.
+        ``page_size`` ``None``: one page. :meth:`reset` restores the constructor's settings.
+        Raises ``ValueError`` for a page size outside 1..1000 or a depth outside 1..10000.
+        """
+        self._backend.set_history_paging(page_size=page_size, depth=depth)
+
+    @property
+    def history_paging(self) -> dict[str, int | None]:
+        """The current history paging: ``{"page_size": ..., "depth": ...}``."""
+        return {
+            "page_size": self._backend.history_page_size,
+            "depth": self._backend.history_depth,
+        }
+
     def reset(self) -> None:
-        """Back to the scenario's start: counters, history, faults, throttling, connections."""
+        """Back to the start: counters, history, history paging, faults, throttling, connections."""
         self._backend.reset()
