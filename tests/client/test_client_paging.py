@@ -38,8 +38,13 @@ def test_iteration_follows_next_link_through_every_page_of_the_served_simulator(
     assert [result.id for result in pager] == expected
     assert simulator.request_count == before + 3
 
-    pages = list(sim_client.iter_command_history("mx1", "CoolDown").by_page())
+    pager = sim_client.iter_command_history("mx1", "CoolDown")
+    pages = list(pager.by_page())
     assert [len(page) for page in pages] == [2, 2, 1]
+    again = list(pager.by_page())  # each iteration starts again from the first page
+    assert [[r.id for r in page] for page in again] == [[r.id for r in page] for page in pages]
+    request_ids = {page.latest.client_request_id for page in [*pages, *again] if page.latest}
+    assert len(request_ids) == 6  # one logical call per page
     assert [page.next_link is None for page in pages] == [False, False, True]
     for page in pages:
         assert page.http_response is not None

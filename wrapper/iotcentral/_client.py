@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -596,7 +597,7 @@ class IoTCentralClient(_BaseClient):
             return result
 
         return CommandHistoryPager(
-            lambda: fetch(first),
+            lambda: fetch(dataclasses.replace(first, client_request_id=str(uuid.uuid4()))),
             lambda request, number: fetch(self._core.next_page_call(first, request, number)),
             base_url=self._core.base_url,
             api_version=self._core.api_version,
@@ -781,7 +782,7 @@ class AsyncIoTCentralClient(_BaseClient):
             return result
 
         return AsyncCommandHistoryPager(
-            lambda: fetch(first),
+            lambda: fetch(dataclasses.replace(first, client_request_id=str(uuid.uuid4()))),
             lambda request, number: fetch(self._core.next_page_call(first, request, number)),
             base_url=self._core.base_url,
             api_version=self._core.api_version,
