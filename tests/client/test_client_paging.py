@@ -88,21 +88,6 @@ async def test_async_pager_follows_every_page(
     assert sizes == [2, 1]
 
 
-def test_the_simulator_control_api_sets_paging_and_reset_restores_it(
-    served: tuple[Simulator, SimulatorServer],
-) -> None:
-    simulator, server = served
-    control = server.url.removesuffix("/api") + "/_sim/history-paging"
-    answer = httpx.post(control, json={"page_size": 3, "depth": 7})
-    assert answer.json() == {"page_size": 3, "depth": 7}
-    assert simulator.history_paging == {"page_size": 3, "depth": 7}
-    refused = httpx.post(control, json={"page_size": 0})
-    assert refused.status_code == 400
-    assert "page_size" in refused.json()["error"]["message"]
-    simulator.reset()
-    assert httpx.get(control).json() == {"page_size": None, "depth": 1}
-
-
 # -- what the client refuses (scripted answers) --------------------------------------------------
 
 
@@ -194,18 +179,3 @@ def test_an_empty_next_link_ends_paging() -> None:
     with script.client() as client:
         assert [r.id for r in client.iter_command_history("mx1", "CoolDown")] == ["a"]
     assert len(script.requests) == 1
-
-
-@pytest.mark.parametrize("token", ["-1", "x", "1" * 12])
-def test_the_simulator_refuses_a_skip_parameter_it_did_not_issue(
-    served: tuple[Simulator, SimulatorServer], token: str
-) -> None:
-    simulator, server = served
-    simulator.set_history_paging(page_size=1, depth=3)
-    answer = httpx.get(
-        f"{server.url}/devices/mx1/commands/CoolDown",
-        params={"api-version": ic.DEFAULT_API_VERSION, "skipToken": token},
-        headers={"Authorization": DEFAULT_API_TOKEN},
-    )
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "InvalidParameter"
