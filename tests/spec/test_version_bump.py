@@ -110,20 +110,6 @@ def test_the_documented_bump_procedure_adds_a_version_that_works_everywhere(
     packages = os.pathsep.join(
         str(repo_copy / name) for name in ("generated_client", "wrapper", "simulator", "tests")
     )
-    probe = _run(
-        repo_copy,
-        sys.executable,
-        "-c",
-        "import iotcentral, iotcentral_sim; print(iotcentral.__file__, iotcentral_sim.__file__,"
-        " iotcentral.DEFAULT_API_VERSION)",
-        env={"PYTHONPATH": packages},
-    )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == [
-        str(repo_copy / "wrapper" / "iotcentral" / "__init__.py"),
-        str(repo_copy / "simulator" / "iotcentral_sim" / "__init__.py"),
-        NEW_VERSION,
-    ]
     suite = _run(
         repo_copy,
         sys.executable,
@@ -134,7 +120,8 @@ def test_the_documented_bump_procedure_adds_a_version_that_works_everywhere(
         env={"PYTHONPATH": packages, "IOTC_TEST_PROFILE": "ci"},
     )
     assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-3000:]
-    # The end-to-end check (run, then read history, through the served simulator) ran once per
-    # version, the new one included.
+    # The copy's packages were the ones imported: the registry checks compare them with the
+    # copy's spec, and the end-to-end check (run, then read history, through the served
+    # simulator) ran once per version, the new one included.
     for version in ("2022-07-31", "2022-10-31-preview", NEW_VERSION):
         assert f"against_the_served_simulator[{version}] PASSED" in suite.stdout, suite.stdout
