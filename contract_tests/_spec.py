@@ -49,6 +49,13 @@ def supported_api_versions() -> list[str]:
     return versions
 
 
+def default_api_version() -> str:
+    """The api-version a caller gets without choosing one (the spec's `DefaultApiVersion`)."""
+    (version,) = load_spec()["components"]["schemas"]["DefaultApiVersion"]["enum"]
+    assert isinstance(version, str)
+    return version
+
+
 def property_bounds(schema_name: str, field: str) -> tuple[int, int]:
     """(minimum, maximum) of an integer property, as the spec states it."""
     prop = load_spec()["components"]["schemas"][schema_name]["properties"][field]

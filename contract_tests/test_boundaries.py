@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from contract_tests import _harness
-from contract_tests._spec import property_bounds, supported_api_versions
+from contract_tests._spec import default_api_version, property_bounds, supported_api_versions
 from contract_tests._wire import assert_error_shape, raw_client
 
-API_VERSION = supported_api_versions()[0]
+API_VERSION = default_api_version()
 CONNECTION = property_bounds("DeviceCommand", "connectionTimeout")
 RESPONSE = property_bounds("DeviceCommand", "responseTimeout")
 
@@ -85,6 +85,14 @@ async def test_timeout_bounds(field: str, value: int, valid: bool) -> None:
 async def test_missing_api_version() -> None:
     response = await post(run_path(), json={}, params={})
     expect_rejected(response, 400, "MissingApiVersionParameter")
+
+
+@pytest.mark.parametrize("version", supported_api_versions())
+async def test_every_supported_api_version_is_accepted(version: str) -> None:
+    response = await post(
+        run_path(), json={"request": {"tempVal": 30}}, params={"api-version": version}
+    )
+    expect_accepted(response)
 
 
 async def test_unsupported_api_version() -> None:

@@ -70,6 +70,9 @@ class Simulator:
     ``time.monotonic``; tests may pass a fake). ``spec_file``: another copy of the spec
     (default: the packaged one). ``max_body_bytes``: the largest request body the command API
     reads (default 1 MiB; beyond it 413 ``PayloadTooLarge``, and nothing runs).
+    ``history_depth``: executions kept per command (the service keeps 1);
+    ``history_page_size``: executions per history page, the rest behind ``nextLink``
+    (``None``: one page). Both can be changed later with :meth:`set_history_paging`.
 
     ``app`` is the ASGI application: the command operations under ``/api/...`` and a control API
     under ``/_sim/...`` (reset, faults, executions).
@@ -85,6 +88,8 @@ class Simulator:
         clock: Callable[[], float] | None = None,
         spec_file: str | Path | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        history_page_size: int | None = None,
+        history_depth: int = 1,
     ) -> None:
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
             raise TypeError("max_body_bytes must be an integer number of bytes")
@@ -114,6 +119,8 @@ class Simulator:
             rate_limit=rate_limit or None,
             time_scale=time_scale,
             clock=clock or time.monotonic,
+            history_page_size=history_page_size,
+            history_depth=history_depth,
         )
         pipeline = CommandPipeline(self.spec, self._backend, max_body_bytes=max_body_bytes)
         self.app: Starlette = Starlette(
@@ -256,6 +263,23 @@ class Simulator:
         """Remove every pending fault."""
         self._backend.faults.clear()
 
+    def set_history_paging(self, *, page_size: int | None, depth: int = 1) -> None:
+        """Keep the last ``depth`` executions per command and answer history ``page_size`` per page.
+
+        Later pages are behind an absolute ``nextLink`` on the origin the request came to.
+        ``page_size`` ``None``: one page. :meth:`reset` restores the constructor's settings.
+        Raises ``ValueError`` for a page size outside 1..1000 or a depth outside 1..10000.
+        """
+        self._backend.set_history_paging(page_size=page_size, depth=depth)
+
+    @property
+    def history_paging(self) -> dict[str, int | None]:
+        """The current history paging: ``{"page_size": ..., "depth": ...}``."""
+        return {
+            "page_size": self._backend.history_page_size,
+            "depth": self._backend.history_depth,
+        }
+
     def reset(self) -> None:
-        """Back to the scenario's start: counters, history, faults, throttling, connections."""
+        """Back to the start: counters, history, history paging, faults, throttling, connections."""
         self._backend.reset()

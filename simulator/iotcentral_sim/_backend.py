@@ -73,6 +73,8 @@ class SimBackend:
         rate_limit: float | None,
         time_scale: float,
         clock: Callable[[], float],
+        history_page_size: int | None = None,
+        history_depth: int = 1,
     ) -> None:
         self.scenario = scenario
         self.tokens = tokens
@@ -83,7 +85,12 @@ class SimBackend:
         self._bucket = TokenBucket(rate_limit, clock) if rate_limit else None
         self.faults = FaultSet()
         self._counts: dict[CommandKey, int] = {}
-        self._history: dict[CommandKey, dict[str, Any]] = {}
+        # Most recent first; the service keeps one execution, a test may ask for more (paging).
+        self._history: dict[CommandKey, list[dict[str, Any]]] = {}
+        self.history_depth = 1
+        self.history_page_size: int | None = None
+        self.set_history_paging(page_size=history_page_size, depth=history_depth)
+        self._initial_paging = (history_page_size, history_depth)
         self._first_attempt: dict[str, float] = {}
         self._connected: set[str] = set()
         self._requests = 0
@@ -115,10 +122,12 @@ class SimBackend:
         """A copy of the most recent DeviceCommand result for ``key``, or ``None``."""
         with self._lock:
             found = self._history.get(key)
-            return None if found is None else dict(found)
+            return dict(found[0]) if found else None
 
     def reset(self) -> None:
-        """Back to the scenario's start: counters, history, faults, throttling, connections."""
+        """Back to the start: counters, history, history paging, faults, throttling, connections."""
+        page_size, depth = self._initial_paging
+        self.set_history_paging(page_size=page_size, depth=depth)
         with self._lock:
             self._counts.clear()
             self._history.clear()
@@ -254,11 +263,38 @@ class SimBackend:
             document["response"] = command.response
         document["responseCode"] = command.code
         with self._lock:
-            self._history[key] = document
+            kept = self._history.setdefault(key, [])
+            kept.insert(0, document)
+            del kept[self.history_depth :]
         return document
 
-    def history(self, key: CommandKey) -> dict[str, Any]:
-        """The command history document: the most recent result, if any."""
+    def set_history_paging(self, *, page_size: int | None, depth: int) -> None:
+        """Keep the last ``depth`` executions per command, answered ``page_size`` per page.
+
+        ``page_size`` ``None``: one page holds them all. The service keeps one execution
+        (``depth`` 1); larger depths exist so that clients can test following ``nextLink``.
+        """
+        if page_size is not None and (isinstance(page_size, bool) or not 1 <= page_size <= 1000):
+            raise ValueError(f"history page_size must be from 1 to 1000 or None, got {page_size!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 10_000:
+            raise ValueError(f"history depth must be an integer from 1 to 10000, got {depth!r}")
         with self._lock:
-            last = self._history.get(key)
-        return {"value": [] if last is None else [last]}
+            self.history_page_size = page_size
+            self.history_depth = depth
+            for kept in self._history.values():
+                del kept[depth:]
+
+    def history(
+        self, key: CommandKey, *, start: int = 0
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of a command's history from position ``start`` (most recent first).
+
+        Returns the page's executions and the position the next page starts at (``None``: last
+        page).
+        """
+        with self._lock:
+            kept = list(self._history.get(key, ()))
+            size = self.history_page_size or max(len(kept), 1)
+        page = kept[start : start + size]
+        following = start + size
+        return page, (following if following < len(kept) else None)

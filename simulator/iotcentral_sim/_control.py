@@ -2,7 +2,8 @@
 
 For tests and tools in another process (or language) that drive a served simulator:
 ``GET /_sim/health``, ``POST /_sim/reset``, ``GET /_sim/executions`` and
-``GET|POST|DELETE /_sim/faults``. Each route calls the public :class:`~iotcentral_sim.Simulator`
+``GET|POST|DELETE /_sim/faults`` and ``GET|POST /_sim/history-paging``
+(``{"page_size": 2, "depth": 5}``). Each route calls the public :class:`~iotcentral_sim.Simulator`
 method of the same meaning, so the HTTP and Python surfaces cannot drift apart. Not part of the
 spec: the command API's pipeline never sees these requests.
 
@@ -135,8 +136,22 @@ def control_routes(simulator: Simulator) -> list[BaseRoute]:
             return JSONResponse({"faults": [f.to_dict() for f in simulator.faults()]}, 201)
         return JSONResponse({"faults": [f.to_dict() for f in simulator.faults()]})
 
+    async def history_paging(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                spec = await _json_body(request)
+                if not isinstance(spec, dict):
+                    raise TypeError("expected a JSON object")
+                simulator.set_history_paging(**spec)
+            except SimError as error:
+                return error_response(error)
+            except (ValueError, TypeError) as exc:
+                return error_response(SimError.invalid_setting(str(exc)))
+        return JSONResponse(simulator.history_paging)
+
     return [
         Route("/health", _guarded(health), methods=["GET"]),
+        Route("/history-paging", _guarded(history_paging), methods=["GET", "POST"]),
         Route("/reset", _guarded(reset), methods=["POST"]),
         Route("/executions", _guarded(executions), methods=["GET"]),
         Route("/faults", _guarded(faults), methods=["GET", "POST", "DELETE"]),

@@ -305,6 +305,11 @@ class SimError(Exception):
         return cls(400, "InvalidFault", reason)
 
     @classmethod
+    def invalid_setting(cls, reason: str) -> SimError:
+        """400 ``InvalidSetting``: the control API got a setting out of range (history paging)."""
+        return cls(400, "InvalidSetting", reason)
+
+    @classmethod
     def for_status(cls, status: int) -> SimError:
         """A routing error outside the command API (the control API's 404 / 405 ...)."""
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, default_error_code(status))

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
@@ -49,14 +49,34 @@ from ._render import (
 )
 from ._spec import SpecBinding
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "HANDLERS", "CommandPipeline", "Handler"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "HANDLERS",
+    "SKIP_PARAMETER",
+    "CommandPipeline",
+    "Handler",
+    "Requested",
+]
 
 #: The largest request body read (1 MiB): a DeviceCommand is a few hundred bytes.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 logger = logging.getLogger("iotcentral_sim")
 
-Respond = Callable[[SimBackend, Target, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+#: The query parameter of the simulator's history ``nextLink``s: where the next page starts.
+#: Opaque to clients (they follow ``nextLink`` as given), so it is not in the spec.
+SKIP_PARAMETER = "skipToken"
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a handler may need of the request besides its body: the URL it was sent to."""
+
+    url: str  # absolute, without the query (scheme and host as the client sent them)
+    query: QueryParams
+
+
+Respond = Callable[[SimBackend, Target, Mapping[str, Any], Requested], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -75,15 +95,25 @@ class Handler:
 
 
 async def _run_command(
-    backend: SimBackend, target: Target, payload: Mapping[str, Any]
+    backend: SimBackend, target: Target, payload: Mapping[str, Any], requested: Requested
 ) -> dict[str, Any]:
     return await backend.execute(target, payload)
 
 
 async def _command_history(
-    backend: SimBackend, target: Target, payload: Mapping[str, Any]
+    backend: SimBackend, target: Target, payload: Mapping[str, Any], requested: Requested
 ) -> dict[str, Any]:
-    return backend.history(target.key)
+    token = requested.query.get(SKIP_PARAMETER, "0")
+    if not token.isdigit() or len(token) > 9:
+        raise SimError.invalid_parameter(SKIP_PARAMETER)
+    page, following = backend.history(target.key, start=int(token))
+    document: dict[str, Any] = {"value": page}
+    if following is not None:
+        # Absolute, on the origin the request came to, carrying the request's own query.
+        query = [(k, v) for k, v in requested.query.multi_items() if k != SKIP_PARAMETER]
+        query.append((SKIP_PARAMETER, str(following)))
+        document["nextLink"] = f"{requested.url}?{urlencode(query)}"
+    return document
 
 
 _RUN = Handler(_run_command, 201, runs_command=True, faults="run")
@@ -134,8 +164,10 @@ class CommandPipeline:
         headers = Headers(scope=scope)
         query = QueryParams(scope.get("query_string", b""))
         self.backend.count_request()
+        host = headers.get("host") or "127.0.0.1"
+        requested = Requested(f"{scope.get('scheme', 'http')}://{host}{raw_path}", query)
         try:
-            await self._handle(send, receive, method, raw_path, query, headers)
+            await self._handle(send, receive, method, raw_path, query, headers, requested)
         except RequestAborted:
             logger.debug("%s %s -> the client left before sending its body", method, raw_path)
         except SimError as error:
@@ -156,6 +188,7 @@ class CommandPipeline:
         raw_path: str,
         query: QueryParams,
         headers: Headers,
+        requested: Requested,
     ) -> None:
         backend = self.backend
         operation = self.spec.match(method, raw_path)
@@ -174,7 +207,7 @@ class CommandPipeline:
         if fault is not None and not fault.executes:
             await send_fault_before(send, fault, status=handler.status)
             return
-        document = await handler.respond(backend, target, payload)
+        document = await handler.respond(backend, target, payload, requested)
         encoded = json.dumps(document, separators=(",", ":")).encode()
         if fault is not None:
             await send_fault_after(

@@ -297,7 +297,10 @@ def serve(
     server = _uvicorn_server(simulator.app, "warning", DEFAULT_REQUEST_TIMEOUT)
     url = _base_url(host, bound_port, simulator.spec.base_path)
     echo(f"IoT Central simulator ({simulator.scenario.name} scenario) listening on {url}")
-    echo(f"  api-version: {', '.join(simulator.spec.api_versions)}")
+    echo(
+        f"  api-version: {', '.join(simulator.spec.api_versions)}"
+        f" (default {simulator.spec.default_api_version})"
+    )
     for line in _auth_lines(simulator):
         echo(line)
     limit = f"{simulator.rate_limit:g} requests/s" if simulator.rate_limit else "off"

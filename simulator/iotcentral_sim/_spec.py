@@ -108,9 +108,15 @@ class SpecBinding:
         parts = urlsplit(url)
         self.host_url = f"{parts.scheme}://{parts.netloc}"
         self.base_path = parts.path.rstrip("/")
-        self.api_versions: tuple[str, ...] = tuple(
-            raw["components"]["schemas"]["ApiVersion"]["enum"]
-        )
+        # The version registry: every supported api-version (oldest first) and the default.
+        schemas = raw["components"]["schemas"]
+        self.api_versions: tuple[str, ...] = tuple(schemas["ApiVersion"]["enum"])
+        defaults = tuple(schemas["DefaultApiVersion"]["enum"])
+        if len(defaults) != 1 or defaults[0] not in self.api_versions:
+            raise ValueError(
+                f"{self.path}: DefaultApiVersion must list exactly one ApiVersion, got {defaults}"
+            )
+        self.default_api_version: str = defaults[0]
         api_token = raw["components"]["securitySchemes"]["api_token"]
         self.auth_header: str = api_token["name"]
         self._routes = [self._route(t, item) for t, item in raw["paths"].items()]

@@ -119,7 +119,8 @@ class IoTCentralSim:
     ``base_url``: the client base URL (``http://127.0.0.1:<port>/api``). ``token``: an
     ``Authorization`` header value allowed to run commands (an API token sent raw, or
     ``Bearer ...`` when the scenario has only bearer tokens). ``headers``: that header as a dict.
-    ``api_version``: the newest api-version the spec supports. ``simulator`` / ``server``: the
+    ``api_version``: the spec's default api-version (``DefaultApiVersion``; every version of its
+    ``ApiVersion`` enum is served: ``simulator.spec.api_versions``). ``simulator`` / ``server``: the
     underlying objects, for anything not wrapped here.
     """
 
@@ -127,7 +128,7 @@ class IoTCentralSim:
         self.simulator = simulator
         self.server = server
         self.base_url: str = server.url
-        self.api_version: str = simulator.spec.api_versions[-1]
+        self.api_version: str = simulator.spec.default_api_version
         self.token: str = _runner_header(simulator)
 
     def __repr__(self) -> str:

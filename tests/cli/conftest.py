@@ -24,5 +24,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "IOTC_BASE_URL",
         "IOTC_API_TOKEN",
         "IOTC_BEARER_TOKEN",
+        "IOTC_API_VERSION",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -28,6 +28,7 @@ CONNECTION = [
     "BearerTokenOption",
     "AzureOption",
     "MaxRetriesOption",
+    "ApiVersionOption",
 ]
 SHARED = [*CONNECTION, "ComponentOption", "ModuleOption", "JsonOption", "VerboseOption"]
 

@@ -161,6 +161,18 @@ def test_preview_has_the_same_command_operations(capsys: pytest.CaptureFixture[s
     assert code == 0
     assert reported(data, "breaking", "non-breaking") == set()
     assert data["new"]["version"] == "2022-10-31-preview"
+    assert data["notes"] == []  # the preview is in the project's ApiVersion enum
+
+
+def test_a_version_missing_from_the_enum_is_noted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = yaml.safe_load(PROJECT.read_text(encoding="utf-8"))
+    spec["components"]["schemas"]["ApiVersion"]["enum"] = ["2022-07-31"]
+    project = tmp_path / "iotcentral.yaml"
+    project.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    code, data = run_json(capsys, project, PREVIEW)
+    assert code == 0
     (note,) = data["notes"]
     assert "2022-10-31-preview" in note
     assert "ApiVersion" in note

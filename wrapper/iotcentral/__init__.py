@@ -46,6 +46,7 @@ from ._errors import (
     IoTCentralError,
     MalformedResponseError,
     NotFoundError,
+    PagingError,
     PermissionDeniedError,
     PreconditionFailedError,
     RequestMaybeSentError,
@@ -61,6 +62,7 @@ from ._errors import (
     WrongEventLoopError,
 )
 from ._models import CommandHistory, CommandResult
+from ._paging import DEFAULT_MAX_PAGES, AsyncCommandHistoryPager, CommandHistoryPager
 from ._retry import (
     DEFAULT_RETRY,
     DEFAULT_RETRY_DECISION,
@@ -81,6 +83,7 @@ __all__ = [
     "AZURE_SCOPE",
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_DOMAIN",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_RETRY",
     "DEFAULT_RETRY_DECISION",
     "DEFAULT_TIMEOUT",
@@ -93,12 +96,14 @@ __all__ = [
     "APIStatusError",
     "AccessTokenLike",
     "ApiToken",
+    "AsyncCommandHistoryPager",
     "AsyncIoTCentralClient",
     "AuthenticationError",
     "BadRequestError",
     "BearerToken",
     "ClientClosedError",
     "CommandHistory",
+    "CommandHistoryPager",
     "CommandResult",
     "CredentialError",
     "DeviceCommandFailedError",
@@ -110,6 +115,7 @@ __all__ = [
     "IoTCentralError",
     "MalformedResponseError",
     "NotFoundError",
+    "PagingError",
     "PermissionDeniedError",
     "PreconditionFailedError",
     "RequestMaybeSentError",

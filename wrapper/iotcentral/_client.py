@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -60,6 +61,12 @@ from ._errors import (
 from ._http import ASYNC_HOOKS, SYNC_HOOKS, build_attempt
 from ._models import CommandHistory, CommandResult
 from ._operations import OPERATIONS, Kind, Target
+from ._paging import (
+    DEFAULT_MAX_PAGES,
+    AsyncCommandHistoryPager,
+    CommandHistoryPager,
+    check_max_pages,
+)
 from ._paths import check_id
 from ._responses import map_response, map_transport_error
 from ._retry import RetryPolicy, check_retry
@@ -207,7 +214,7 @@ class _Core:
         retry: object,
         label: str,
     ) -> _Call:
-        build = OPERATIONS[kind, target]
+        build = OPERATIONS[self.api_version, kind, target]
         return _Call(
             kind=kind,
             request_kwargs=build(**arguments, api_version=self.api_version),
@@ -271,6 +278,17 @@ class _Core:
             timeout=call_timeout.for_read(),
             retry=retry,
             label=f"history of {label}",
+        )
+
+    def next_page_call(self, first: _Call, request_kwargs: Mapping[str, Any], number: int) -> _Call:
+        """The call of page `number` of a history, from its checked `nextLink` request."""
+        return _Call(
+            kind="history",
+            request_kwargs=request_kwargs,
+            timeout=first.timeout,
+            retry=first.retry,
+            client_request_id=str(uuid.uuid4()),
+            label=f"page {number} of the {first.label}",
         )
 
     # -- retries -------------------------------------------------------------------------------
@@ -544,6 +562,48 @@ class IoTCentralClient(_BaseClient):
         assert isinstance(result, CommandHistory)
         return result
 
+    def iter_command_history(
+        self,
+        device_id: str,
+        command_name: str,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+    ) -> CommandHistoryPager:
+        """Every recorded execution of a command, following the service's `nextLink` page by page.
+
+        Iterate the result for `CommandResult`s, or call `.by_page()` for the pages
+        (`CommandHistory`). Arguments are checked now; nothing is sent until iteration starts,
+        and each page is sent like `command_history` (same retries and timeouts). A `nextLink` to
+        another scheme, host or port than the client's, one that repeats, or more than
+        `max_pages` pages raise `PagingError` (nothing more is sent).
+        """
+        first = self._core.history_call(
+            device_id,
+            command_name,
+            component=component,
+            module=module,
+            timeout=timeout,
+            retry=retry,
+        )
+        pages = check_max_pages(max_pages)
+
+        def fetch(call: _Call) -> CommandHistory:
+            result = self._execute(call)
+            assert isinstance(result, CommandHistory)
+            return result
+
+        return CommandHistoryPager(
+            lambda: fetch(dataclasses.replace(first, client_request_id=str(uuid.uuid4()))),
+            lambda request, number: fetch(self._core.next_page_call(first, request, number)),
+            base_url=self._core.base_url,
+            api_version=self._core.api_version,
+            max_pages=pages,
+        )
+
     def _execute(self, call: _Call) -> CommandResult | CommandHistory:
         retries = 0
         while True:
@@ -689,6 +749,45 @@ class AsyncIoTCentralClient(_BaseClient):
         result = await self._execute(call)
         assert isinstance(result, CommandHistory)
         return result
+
+    def iter_command_history(
+        self,
+        device_id: str,
+        command_name: str,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | int | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+    ) -> AsyncCommandHistoryPager:
+        """Every recorded execution, page by page; see `IoTCentralClient.iter_command_history`.
+
+        Not a coroutine: `async for result in client.iter_command_history(...)`, or
+        `async for page in client.iter_command_history(...).by_page()`.
+        """
+        first = self._core.history_call(
+            device_id,
+            command_name,
+            component=component,
+            module=module,
+            timeout=timeout,
+            retry=retry,
+        )
+        pages = check_max_pages(max_pages)
+
+        async def fetch(call: _Call) -> CommandHistory:
+            result = await self._execute(call)
+            assert isinstance(result, CommandHistory)
+            return result
+
+        return AsyncCommandHistoryPager(
+            lambda: fetch(dataclasses.replace(first, client_request_id=str(uuid.uuid4()))),
+            lambda request, number: fetch(self._core.next_page_call(first, request, number)),
+            base_url=self._core.base_url,
+            api_version=self._core.api_version,
+            max_pages=pages,
+        )
 
     async def _execute(self, call: _Call) -> CommandResult | CommandHistory:
         retries = 0

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 
 import httpx
-from iotcentral_api.models.api_version import API_VERSION_VALUES
 
 from ._errors import InvalidArgumentError
+from ._operations import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
 from ._version import __version__
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_DOMAIN = "azureiotcentral.com"
-DEFAULT_API_VERSION = "2022-07-31"
-SUPPORTED_API_VERSIONS: frozenset[str] = frozenset(API_VERSION_VALUES)
 AZURE_SCOPE = "https://apps.azureiotcentral.com/.default"
 
 #: What the service assumes when a command omits connectionTimeout / responseTimeout.
@@ -199,7 +197,7 @@ def app_base_url(app: object, base_domain: object) -> str:
 def check_api_version(api_version: object) -> str:
     """The api-version, if this client supports it."""
     if api_version not in SUPPORTED_API_VERSIONS:
-        allowed = ", ".join(sorted(SUPPORTED_API_VERSIONS))
+        allowed = ", ".join(SUPPORTED_API_VERSIONS)
         raise InvalidArgumentError(f"api_version must be one of {allowed}, got {api_version!r}")
     assert isinstance(api_version, str)
     return api_version

@@ -24,7 +24,8 @@ IoTCentralError
 │   │   └── ServerError              any other status >= 500
 │   │       └── ServiceUnavailableError 503 (retry_after)
 │   └── MalformedResponseError       not JSON, truncated, wrong shape, or an undocumented status
-│       └── ResponseTooLargeError    larger than max_response_bytes (reading stopped there)
+│       ├── ResponseTooLargeError    larger than max_response_bytes (reading stopped there)
+│       └── PagingError              a history nextLink to another host, repeated, or too many pages
 └── TransportError                   no usable answer arrived
     ├── RequestNotSentError          provably never reached the service (connect error or timeout)
     └── RequestMaybeSentError        may have reached the service (read timeout, dropped connection)
@@ -65,6 +66,7 @@ __all__ = [
     "IoTCentralError",
     "MalformedResponseError",
     "NotFoundError",
+    "PagingError",
     "PermissionDeniedError",
     "PreconditionFailedError",
     "RequestMaybeSentError",
@@ -284,6 +286,15 @@ class ResponseTooLargeError(MalformedResponseError):
     """The answer was larger than the client's `max_response_bytes`; reading stopped there.
 
     For a run-command request that the service accepted (2xx, or 5xx), the command may have run.
+    """
+
+
+class PagingError(MalformedResponseError):
+    """A history page's `nextLink` was not followed: nothing more was sent.
+
+    It points to another origin (scheme, host or port) than the client's base URL (the
+    credential never travels there), is not a valid URL, repeats an earlier page, or the history
+    has more pages than the iteration's `max_pages`. `response` is the page that carried it.
     """
 
 

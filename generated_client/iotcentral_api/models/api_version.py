@@ -1,9 +1,10 @@
 from typing import Literal
 
-ApiVersion = Literal["2022-07-31"]
+ApiVersion = Literal["2022-07-31", "2022-10-31-preview"]
 
 API_VERSION_VALUES: set[ApiVersion] = {
     "2022-07-31",
+    "2022-10-31-preview",
 }
 
 

@@ -17,11 +17,18 @@ T = TypeVar("T", bound="DeviceCommandCollection")
 
 @_attrs_define
 class DeviceCommandCollection:
-    """The paged results of device command executions.
+    """The paged results of device command executions, most recent first.
 
-    Attributes:
-        value (list[DeviceCommand]): The collection of device command executions.
-        next_link (str | Unset): URL to get the next page of device command executions.
+    Paging: an answer with a non-empty `nextLink` has further executions behind it; a client
+    gets them with a GET of `nextLink` (the same credential, api-version set to the client's
+    own) until an answer has no `nextLink`. `nextLink` is an absolute URL on the origin the
+    request was sent to; a client refuses to follow one to another scheme, host or port (the
+    credential never travels there), one it has already followed, or beyond its page limit.
+    Its query is opaque. A page may hold fewer executions than the previous one.
+
+        Attributes:
+            value (list[DeviceCommand]): The collection of device command executions.
+            next_link (str | Unset): URL to get the next page of device command executions (see paging above).
     """
 
     value: list[DeviceCommand]

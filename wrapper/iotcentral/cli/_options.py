@@ -5,9 +5,9 @@ Each name is an `Annotated[type, typer.Option(...)]` alias: a command declares a
 same option gets the same flag, environment variable and help. typer copies the option info for
 each use, so sharing the aliases between commands and command groups is safe.
 
-The connection options (`AppOption` ... `MaxRetriesOption`) are what `_settings.Settings` is
-built from; a command group that talks to the service (`command`, later `fleet`) takes all of
-them, and `VerboseOption`.
+The connection options (`AppOption` ... `MaxRetriesOption`, `ApiVersionOption`) are what
+`_settings.Settings` is built from; a command group that talks to the service (`command`, later
+`fleet`) takes all of them, and `VerboseOption`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from typing import Annotated
 
 import typer
 
+from .._config import DEFAULT_API_VERSION, SUPPORTED_API_VERSIONS
+
 __all__ = [
     "ApiTokenOption",
+    "ApiVersionOption",
     "AppOption",
     "AzureOption",
     "BaseDomainOption",
@@ -115,6 +118,25 @@ BearerTokenOption = Annotated[
 ]
 AzureOption = Annotated[
     bool, typer.Option("--azure", help="Sign in with azure-identity's DefaultAzureCredential.")
+]
+
+
+def _check_api_version(value: str) -> str:
+    """Refuse an api-version outside the registry before anything is sent, naming the choices."""
+    if value not in SUPPORTED_API_VERSIONS:
+        allowed = ", ".join(SUPPORTED_API_VERSIONS)
+        raise typer.BadParameter(f"must be one of {allowed} (default {DEFAULT_API_VERSION})")
+    return value
+
+
+ApiVersionOption = Annotated[
+    str,
+    typer.Option(
+        "--api-version",
+        envvar="IOTC_API_VERSION",
+        callback=_check_api_version,
+        help=f"api-version to call: {', '.join(SUPPORTED_API_VERSIONS)}.",
+    ),
 ]
 MaxRetriesOption = Annotated[
     int,

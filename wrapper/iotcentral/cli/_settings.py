@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .._auth import ApiToken, BearerToken, TokenCredentialAuth
 from .._client import IoTCentralClient
-from .._config import DEFAULT_BASE_DOMAIN
+from .._config import DEFAULT_API_VERSION, DEFAULT_BASE_DOMAIN
 from .._redact import secrets_in
 from ._output import UsageError, error
 
@@ -39,6 +39,7 @@ class Settings:
     bearer_token: str | None = field(default=None, repr=False)
     azure: bool = False
     max_retries: int = 3
+    api_version: str = DEFAULT_API_VERSION
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -86,6 +87,7 @@ def connect(settings: Settings) -> Iterator[IoTCentralClient]:
             base_domain=settings.base_domain,
             credential=settings.credential(),
             retry=settings.max_retries,
+            api_version=settings.api_version,
         ) as client:
             yield client
         return
@@ -99,6 +101,9 @@ def connect(settings: Settings) -> Iterator[IoTCentralClient]:
             f" {server.url}"
         )
         with IoTCentralClient(
-            base_url=server.url, credential=ApiToken(DEFAULT_API_TOKEN), retry=settings.max_retries
+            base_url=server.url,
+            credential=ApiToken(DEFAULT_API_TOKEN),
+            retry=settings.max_retries,
+            api_version=settings.api_version,
         ) as client:
             yield client

@@ -20,9 +20,10 @@ from typing import Any
 
 import typer
 
-from .._config import DEFAULT_BASE_DOMAIN
+from .._config import DEFAULT_API_VERSION, DEFAULT_BASE_DOMAIN
 from ._options import (
     ApiTokenOption,
+    ApiVersionOption,
     AppOption,
     AzureOption,
     BaseDomainOption,
@@ -130,6 +131,7 @@ def run(
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
     max_retries: MaxRetriesOption = 3,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a command on a device (or a component, module, or module component)."""
@@ -141,6 +143,7 @@ def run(
         bearer_token=bearer_token,
         azure=azure,
         max_retries=max_retries,
+        api_version=api_version,
     )
 
     def body() -> int:
@@ -183,6 +186,7 @@ def history(
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
     max_retries: MaxRetriesOption = 3,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Show the most recent execution of a command."""
@@ -194,6 +198,7 @@ def history(
         bearer_token=bearer_token,
         azure=azure,
         max_retries=max_retries,
+        api_version=api_version,
     )
 
     def body() -> int:
