@@ -198,3 +198,18 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing_sending(
     db.close()
     assert rows == {"slow1": "unknown"}  # recorded: it may have run; mx1 never started
     assert sim.execution_count("mx1", "CoolDown") == 0
+
+
+def test_the_readme_exit_codes_and_demo_fleet_match_the_cli(repo_root: Path) -> None:
+    import re
+
+    import yaml
+    from iotcentral.cli.fleet import DEMO_FLEET, FLEET_EXIT_CODES
+
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### `iotcentral fleet`")
+    table = readme[start : readme.index("\n#", start + 10)]
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)}
+    assert documented == set(FLEET_EXIT_CODES)
+    scenario = yaml.safe_load((repo_root / "simulator" / "fleet-demo.yaml").read_text())
+    assert scenario["fleets"] == [DEMO_FLEET]  # --simulator serves the documented demo fleet

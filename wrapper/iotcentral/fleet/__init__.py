@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from ._limits import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
     from ._outcome import Outcome, OutcomeStatus
     from ._pacer import DEFAULT_RATE, RatePacer
-    from ._runner import FleetStats, StopSignal
+    from ._runner import StopSignal
     from ._status import UnknownCheck, async_check_unknown, check_unknown
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_RATE",
     "MAX_CONCURRENCY",
-    "FleetStats",
     "Journal",
     "JournalMismatchError",
     "JournalRow",
@@ -48,7 +47,6 @@ _HOMES = {
     "MAX_CONCURRENCY": "_limits",
     "DEFAULT_RATE": "_pacer",
     "RatePacer": "_pacer",
-    "FleetStats": "_runner",
     "StopSignal": "_runner",
     "Journal": "_journal",
     "JournalMismatchError": "_journal",

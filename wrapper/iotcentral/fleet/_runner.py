@@ -28,7 +28,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -43,7 +42,7 @@ from ._sending import ON_SENDING
 if TYPE_CHECKING:
     from .._client import AsyncIoTCentralClient, IoTCentralClient, _Core
 
-__all__ = ["DEFAULT_CONCURRENCY", "FleetStats", "StopSignal", "run_many_async", "run_many_sync"]
+__all__ = ["DEFAULT_CONCURRENCY", "StopSignal", "run_many_async", "run_many_sync"]
 
 logger = logging.getLogger("iotcentral")
 
@@ -63,20 +62,6 @@ class StopSignal:
     def is_set(self) -> bool:
         """Whether a stop was asked for."""
         return self._event.is_set()
-
-
-@dataclass
-class FleetStats:
-    """Counts of a run so far (for progress displays)."""
-
-    counts: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in OutcomeStatus})
-    duplicates: int = 0
-    skipped: int = 0
-
-    @property
-    def done(self) -> int:
-        """Outcomes so far."""
-        return sum(self.counts.values())
 
 
 class _RunPlan:
@@ -130,7 +115,6 @@ class _RunPlan:
                 self.close()
                 raise
         self.seen: set[str] = set()
-        self.stats = FleetStats()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -138,13 +122,12 @@ class _RunPlan:
             self.journal.close()
 
     def ids(self, device_ids: Iterable[object]) -> Iterator[str]:
-        """The distinct ids, in order (duplicates are counted and dropped)."""
+        """The distinct ids, in order (a repeated id is dropped: it runs once)."""
         if isinstance(device_ids, str | bytes):
             raise InvalidArgumentError("device_ids must be an iterable of ids, not one string")
         for device_id in device_ids:
             key = device_id if isinstance(device_id, str) else repr(device_id)
             if key in self.seen:
-                self.stats.duplicates += 1
                 continue
             self.seen.add(key)
             yield device_id  # type: ignore[misc]  # a non-str id ends as not_run (validation)
@@ -178,19 +161,12 @@ class _RunPlan:
         return on_sending
 
     def finished(self, outcome: Outcome) -> Outcome:
-        """Record a fresh outcome (journal, counters)."""
-        if self.journal is not None and not outcome.from_journal:
+        """Record a fresh outcome in the journal (if the device's request was sent)."""
+        if self.journal is not None:
             with self._lock:
                 if self.journal.row(outcome.device_id) is not None:
                     self.journal.record(outcome)
-        self.count(outcome)
         return outcome
-
-    def count(self, outcome: Outcome) -> None:
-        with self._lock:
-            self.stats.counts[outcome.status.value] += 1
-            if outcome.from_journal:
-                self.stats.skipped += 1
 
     def interrupted(self, device_id: str) -> None:
         """A call stopped without an answer (cancelled, Ctrl-C): if it was sent, it may have run."""
@@ -218,7 +194,6 @@ async def run_many_async(
     journal: Journal | str | os.PathLike[str] | None = None,
     retry_unknown: bool = False,
     stop: StopSignal | None = None,
-    stats: list[FleetStats] | None = None,
 ) -> AsyncIterator[Outcome]:
     """See `AsyncIoTCentralClient.run_command_many`."""
     plan = _RunPlan(
@@ -233,8 +208,6 @@ async def run_many_async(
         journal=journal,
         retry_unknown=retry_unknown,
     )
-    if stats is not None:
-        stats.append(plan.stats)
     paced = client if client._pacer is not None else client._with_pacer(RatePacer(DEFAULT_RATE))
     ids = plan.ids(device_ids)
     queue: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=plan.concurrency)
@@ -243,7 +216,6 @@ async def run_many_async(
     async def one(device_id: str) -> Outcome:
         settled = plan.before(device_id)
         if settled is not None:
-            plan.count(settled)
             return settled
         ON_SENDING.set(plan.sending(device_id))
         try:
@@ -381,7 +353,6 @@ def run_many_sync(
                     break
                 settled = plan.before(device_id)
                 if settled is not None:
-                    plan.count(settled)
                     yield settled
                     continue
                 with started_lock:
