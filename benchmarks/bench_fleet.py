@@ -41,6 +41,8 @@ FLEET_SIZE = 200_000
 #: `--client memory`: the client process answers itself (in-memory transport): client cost only.
 MEMORY = "memory"
 MEMORY_URL = "http://127.0.0.1/api"
+#: The pacers' (decrease, increase) in every client process; `--decrease` / `--increase` set it.
+AIMD = [0.7, 1.0]
 ANSWER = {"id": "1", "request": {"bench": True}, "response": {"bench": True}, "responseCode": 200}
 
 
@@ -62,7 +64,7 @@ async def client_run(args: argparse.Namespace) -> dict[str, Any]:
     from iotcentral.fleet import RatePacer
     from iotcentral_sim import DEFAULT_API_TOKEN
 
-    pacer = RatePacer(args.rate)
+    pacer = RatePacer(args.rate, decrease=args.decrease, increase=args.increase)
     counts: dict[str, int] = {}
     last = 0.0
     transport = None
@@ -108,10 +110,12 @@ def client_process(
     journal: Path | None = None,
     offset: int = 0,
 ) -> subprocess.Popen[str]:
+    aimd = ["--decrease", str(AIMD[0]), "--increase", str(AIMD[1])]
     """Start a fleet run in another process (`--client`); it prints its figures as JSON."""
     command = [sys.executable, __file__, "--client", url, "--devices", str(devices),
                "--rate", str(rate), "--concurrency", str(concurrency),
                "--offset", str(offset)]  # fmt: skip
+    command += aimd
     if journal is not None:
         command += ["--journal", str(journal)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
@@ -321,6 +325,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=50, help=argparse.SUPPRESS)
     parser.add_argument("--journal", help=argparse.SUPPRESS)
+    parser.add_argument("--decrease", type=float, default=0.7, help="the pacers' AIMD decrease")
+    parser.add_argument("--increase", type=float, default=1.0, help="the pacers' AIMD increase")
     parser.add_argument("--big", action="store_true", help="also the 100,000-device RSS run")
     parser.add_argument("--only", choices=["throughput", "two", "journal", "crash", "rss"])
     parser.add_argument("--table", action="store_true", help=argparse.SUPPRESS)
@@ -335,6 +341,7 @@ def main() -> None:
         "crash": lambda: [crash(1000, 40, kill_after=8.0)],
         "rss": lambda: [peak_rss(100_000, 100_000)],
     }
+    AIMD[:] = [args.decrease, args.increase]
     chosen = [args.only] if args.only else [k for k in plan if k != "rss" or args.big]
     rows = []
     for name in chosen:
