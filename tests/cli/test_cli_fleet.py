@@ -213,3 +213,23 @@ def test_the_readme_exit_codes_and_demo_fleet_match_the_cli(repo_root: Path) -> 
     assert documented == set(FLEET_EXIT_CODES)
     scenario = yaml.safe_load((repo_root / "simulator" / "fleet-demo.yaml").read_text())
     assert scenario["fleets"] == [DEMO_FLEET]  # --simulator serves the documented demo fleet
+
+
+def test_the_progress_bar_counts_each_status_and_shows_the_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from iotcentral.cli._progress import FleetProgress, printable
+    from iotcentral.fleet import Outcome, OutcomeStatus, RatePacer
+
+    statuses = [OutcomeStatus.SUCCEEDED] * 2 + [OutcomeStatus.UNKNOWN, OutcomeStatus.NOT_RUN]
+    with FleetProgress(4, RatePacer(20), enabled=True) as progress:
+        for index, status in enumerate(statuses):
+            progress.update(Outcome(f"d{index}", status))
+    assert progress.counts == {"succeeded": 2, "device_failed": 0, "not_run": 1, "unknown": 1}
+    drawn = capsys.readouterr().err
+    assert "4/4" in drawn
+    assert "ok 2  failed 0  not run 1  unknown 1  20.0 req/s" in drawn
+    with FleetProgress(None, RatePacer(20), enabled=False) as quiet:
+        quiet.update(Outcome("d", OutcomeStatus.SUCCEEDED))
+    assert capsys.readouterr().err == ""  # not a terminal: nothing drawn
+    assert printable("evil\x1b[2J\u009bid") == "evil\ufffd[2J\ufffdid"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import iotcentral as ic
 import pytest
 from fleet_helpers import fleet_scenario
-from iotcentral.fleet import Outcome, OutcomeStatus, RatePacer
+from iotcentral.fleet import Journal, Outcome, OutcomeStatus, RatePacer, StopSignal
 from iotcentral_sim import DEFAULT_API_TOKEN, Simulator, SimulatorServer
 
 S = OutcomeStatus
@@ -145,3 +146,24 @@ def test_sync_counterpart_over_http(served: tuple[Simulator, SimulatorServer]) -
     assert sim.execution_count("mx1", "CoolDown") == 1
     assert sim.execution_count("slow1", "CoolDown") == 1
     assert sim.request_count == 4  # the 503 after running was not re-sent
+
+
+def test_sync_counterpart_journals_and_resumes(
+    served: tuple[Simulator, SimulatorServer], tmp_path: Path
+) -> None:
+    sim, server = served
+    journal = tmp_path / "run.db"
+    with ic.IoTCentralClient(base_url=server.url, credential=ic.ApiToken(DEFAULT_API_TOKEN)) as c:
+        first = list(c.run_command_many(["mx1", "offline1"], "CoolDown", journal=journal))
+        again = {o.device_id: o for o in c.run_command_many(["mx1", "sleepy1"], "CoolDown",
+                                                              journal=journal)}  # fmt: skip
+        stopped = StopSignal()
+        stopped.set()
+        assert list(c.run_command_many(["slow1"], "CoolDown", journal=journal, stop=stopped)) == []
+    assert {o.status for o in first} == {S.SUCCEEDED, S.NOT_RUN}
+    assert again["mx1"].from_journal
+    assert not again["sleepy1"].from_journal
+    assert sim.execution_count("mx1", "CoolDown") == 1
+    assert sim.execution_count("slow1", "CoolDown") == 0  # stopped before it started
+    with Journal(journal) as opened:
+        assert opened.summary().counts == {"succeeded": 1, "not_run": 2}

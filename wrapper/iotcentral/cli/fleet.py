@@ -314,7 +314,8 @@ async def _run(
                 ):
                     progress.update(outcome)
                     if as_json:
-                        sys.stdout.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
+                        # ASCII only: no control character from an id or an answer reaches a tty.
+                        sys.stdout.write(json.dumps(outcome.to_dict()) + "\n")
                         sys.stdout.flush()
             except asyncio.CancelledError:
                 interrupted = True
@@ -474,7 +475,7 @@ def status(
                     for row in unknown
                 ],
             }
-            sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(document) + "\n")  # ASCII only (see above)
             return exit_code_for(counts)
         from rich.console import Console
         from rich.text import Text

@@ -10,7 +10,8 @@ Where it applies. Each client's `_send` takes a slot before an attempt starts (s
 slot never eats into the attempt's time bound) and marks the request as paced; an httpx request
 hook takes a slot for any request that is not marked, which is how the auth flow's re-send after a
 401 is paced too; a response hook reports each answer's status back to the pacer. So retries, the
-401 re-send and history reads all count.
+401 re-send and history reads all count. (The re-send waits for its slot inside its attempt's time
+bound: a pause longer than that bound ends the attempt as `RequestMaybeSentError`, the safe side.)
 
 How it adapts (AIMD, as TCP does). A 429 pauses the whole pacer for the answer's `Retry-After`
 (or `pause_without_retry_after` when the service gave none) and multiplies the rate by `decrease`
