@@ -233,3 +233,19 @@ def test_the_progress_bar_counts_each_status_and_shows_the_rate(
         quiet.update(Outcome("d", OutcomeStatus.SUCCEEDED))
     assert capsys.readouterr().err == ""  # not a terminal: nothing drawn
     assert printable("evil\x1b[2J\u009bid") == "evil\ufffd[2J\ufffdid"
+
+
+def test_an_explicit_simulator_serves_the_demo_fleet(tmp_path: Path) -> None:
+    from iotcentral.cli.fleet import exit_code_for
+
+    ids = [f"demo-{i:05d}" for i in range(6)]
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    result = fleet("run", "Reboot", "--devices", "ids.txt", "--simulator", "--json",
+                   server=None, cwd=tmp_path)  # fmt: skip
+    got = lines(result.stdout)
+    assert sorted(got) == ids
+    counts: dict[str, int] = {}
+    for item in got.values():
+        counts[str(item["status"])] = counts.get(str(item["status"]), 0) + 1
+    assert result.returncode == exit_code_for(counts), result.stderr
+    assert "embedded simulator at http://127.0.0.1:" in result.stderr
