@@ -158,7 +158,7 @@ class Scenario:
         """Build a scenario from the file format's mapping; raises :class:`ScenarioError`."""
         if not isinstance(data, Mapping):
             raise ScenarioError("scenario: expected a mapping with 'devices' (and 'tokens')")
-        _check_keys(data, {"devices", "tokens", "name"}, "scenario")
+        _check_keys(data, {"devices", "tokens", "name", "fleets"}, "scenario")
         devices_raw = data.get("devices")
         if devices_raw is None:
             devices_raw = {}
@@ -168,6 +168,11 @@ class Scenario:
             str(dev_id): _device(str(dev_id), spec or {}) for dev_id, spec in devices_raw.items()
         }
         tokens = _default_tokens() if "tokens" not in data else _tokens(data["tokens"])
+        if data.get("fleets") is not None:  # generated devices, built on lookup (_fleet.py)
+            from ._fleet import FleetDevices, parse_fleets
+
+            fleets = parse_fleets(data["fleets"], _commands)
+            return cls(FleetDevices(devices, fleets), tokens, str(data.get("name", name)))
         return cls(devices=devices, tokens=tokens, name=str(data.get("name", name)))
 
 

@@ -14,13 +14,14 @@ import copy
 import dataclasses
 import json
 import logging
+import os
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 from iotcentral_api.models import DeviceCommand
@@ -70,6 +71,14 @@ from ._paging import (
 from ._paths import check_id
 from ._responses import map_response, map_transport_error
 from ._retry import RetryPolicy, check_retry
+from .fleet._limits import DEFAULT_CONCURRENCY
+from .fleet._pacer import PACER_ASYNC_HOOKS, PACER_SYNC_HOOKS, RatePacer, mark_paced
+from .fleet._sending import notify_sending
+
+if TYPE_CHECKING:
+    from .fleet._journal import Journal
+    from .fleet._outcome import Outcome
+    from .fleet._runner import StopSignal
 
 __all__ = ["AsyncIoTCentralClient", "IoTCentralClient"]
 
@@ -317,6 +326,17 @@ class _Core:
         return delay
 
 
+def _check_pacer(pacer: object) -> RatePacer | None:
+    if pacer is not None and not isinstance(pacer, RatePacer):
+        raise InvalidArgumentError(f"pacer must be a RatePacer, got {type(pacer).__name__}")
+    return pacer
+
+
+def _hooks(base: dict[str, list[Any]], extra: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The logging hooks, then the pacer's (its request hook runs last, right before sending)."""
+    return {name: [*base.get(name, []), *extra.get(name, [])] for name in ("request", "response")}
+
+
 # Errors a retry decision may look at: the service answered badly, or the transport failed.
 _RETRYABLE = (APIError, TransportError)
 
@@ -338,6 +358,7 @@ class _BaseClient:
         timeout: Timeout | None = None,
         retry: RetryPolicy | int | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        pacer: RatePacer | None = None,
     ) -> None:
         self._core = _Core.create(
             app,
@@ -350,6 +371,7 @@ class _BaseClient:
         )
         self._auth = as_auth(credential)
         self._owner = True
+        self._pacer = _check_pacer(pacer)
 
     @property
     def base_url(self) -> str:
@@ -382,6 +404,17 @@ class _BaseClient:
         Closing the copy does nothing; close the original when done.
         """
         return self._copy(timeout, retry)
+
+    @property
+    def pacer(self) -> RatePacer | None:
+        """The rate pacer every request of this client waits for, if it has one."""
+        return self._pacer
+
+    def _with_pacer(self, pacer: RatePacer) -> Self:
+        """A copy sharing the pool whose requests go through `pacer` (fleet runs use it)."""
+        clone = self._copy(None, None)
+        clone._pacer = pacer
+        return clone
 
     def _copy(self, timeout: Timeout | None, retry: RetryPolicy | int | None) -> Self:
         clone = copy.copy(self)
@@ -427,6 +460,8 @@ class IoTCentralClient(_BaseClient):
         max_response_bytes: the largest answer (decoded) the client reads; a larger one raises
             `ResponseTooLargeError`. Command answers are small: the default is 1 MiB.
         transport: an httpx transport to send through (tests, in-process servers).
+        pacer: a `RatePacer` every request waits for (retries and the auth flow's re-send
+            included); share one between all clients that talk to the same app.
 
     One client holds one pool of connections: create it once, use it from any number of threads,
     and close it (or use it as a context manager).
@@ -444,6 +479,7 @@ class IoTCentralClient(_BaseClient):
         retry: RetryPolicy | int | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.BaseTransport | None = None,
+        pacer: RatePacer | None = None,
     ) -> None:
         super().__init__(
             app,
@@ -454,6 +490,7 @@ class IoTCentralClient(_BaseClient):
             timeout=timeout,
             retry=retry,
             max_response_bytes=max_response_bytes,
+            pacer=pacer,
         )
         if transport is not None and not isinstance(transport, httpx.BaseTransport):
             raise InvalidArgumentError(
@@ -461,7 +498,9 @@ class IoTCentralClient(_BaseClient):
                 " (AsyncIoTCentralClient takes async transports)"
             )
         self._http = httpx.Client(
-            auth=self._auth, event_hooks=SYNC_HOOKS, **self._core.httpx_options(transport)
+            auth=self._auth,
+            event_hooks=_hooks(SYNC_HOOKS, PACER_SYNC_HOOKS),
+            **self._core.httpx_options(transport),
         )
         bound_reads(self._http)  # blocking reads end by the attempt's deadline
 
@@ -534,6 +573,43 @@ class IoTCentralClient(_BaseClient):
         result = self._execute(call)
         assert isinstance(result, CommandResult)
         return result
+
+    def run_command_many(
+        self,
+        device_ids: Iterable[str],
+        command_name: str,
+        request: Any = None,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        connection_timeout: int | None = None,
+        response_timeout: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        retry_unknown: bool = False,
+        stop: StopSignal | None = None,
+    ) -> Iterator[Outcome]:
+        """Run one command on many devices; yields one `Outcome` per device as calls complete.
+
+        See `AsyncIoTCentralClient.run_command_many`; this one runs `concurrency` worker threads.
+        Closing the iterator early lets the calls in flight finish (and records them).
+        """
+        from .fleet._runner import run_many_sync
+
+        return run_many_sync(
+            self,
+            device_ids,
+            command_name,
+            request,
+            component=component,
+            module=module,
+            connection_timeout=connection_timeout,
+            response_timeout=response_timeout,
+            concurrency=concurrency,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            stop=stop,
+        )
 
     def command_history(
         self,
@@ -625,6 +701,10 @@ class IoTCentralClient(_BaseClient):
         if self._http.is_closed:
             raise ClientClosedError("the client is closed")
         request = call.build(self._http)
+        if self._pacer is not None:  # wait for a slot before the attempt's time bound starts
+            self._pacer.acquire()
+            mark_paced(request, self._pacer)
+        notify_sending(request)
         with attempt_deadline(time_bound(call.timeout)) as deadline:
             try:
                 response = self._http.send(request, stream=True)
@@ -662,6 +742,7 @@ class AsyncIoTCentralClient(_BaseClient):
         retry: RetryPolicy | int | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
+        pacer: RatePacer | None = None,
     ) -> None:
         super().__init__(
             app,
@@ -672,13 +753,16 @@ class AsyncIoTCentralClient(_BaseClient):
             timeout=timeout,
             retry=retry,
             max_response_bytes=max_response_bytes,
+            pacer=pacer,
         )
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise InvalidArgumentError(
                 "transport must be an httpx.AsyncBaseTransport (use IoTCentralClient for sync ones)"
             )
         self._http = httpx.AsyncClient(
-            auth=self._auth, event_hooks=ASYNC_HOOKS, **self._core.httpx_options(transport)
+            auth=self._auth,
+            event_hooks=_hooks(ASYNC_HOOKS, PACER_ASYNC_HOOKS),
+            **self._core.httpx_options(transport),
         )
         self._loop = _LoopBinding()  # shared with copies from with_options, like the pool
 
@@ -726,6 +810,63 @@ class AsyncIoTCentralClient(_BaseClient):
         result = await self._execute(call)
         assert isinstance(result, CommandResult)
         return result
+
+    def run_command_many(
+        self,
+        device_ids: Iterable[str],
+        command_name: str,
+        request: Any = None,
+        *,
+        component: str | None = None,
+        module: str | None = None,
+        connection_timeout: int | None = None,
+        response_timeout: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        retry_unknown: bool = False,
+        stop: StopSignal | None = None,
+    ) -> AsyncIterator[Outcome]:
+        """Run one command on many devices; an async iterator of one `Outcome` per device.
+
+        Outcomes come as calls complete, each `succeeded`, `device_failed` (the device answered
+        `responseCode` >= 400), `not_run` (provably never ran: a 4xx, or never sent) or `unknown`
+        (may have run: 5xx, device timeout, dropped after sending, interrupted). A failure never
+        stops the run. `device_ids` may be any iterable, a generator of 100,000 ids included: it
+        is read one id at a time by `concurrency` workers (1 to 1000), and duplicates are
+        dropped. Every request waits for the client's `pacer` (a default `RatePacer()`, 20
+        requests/s, when the client has none); the client's retry policy applies per device.
+
+        Args:
+            journal: a path (or `Journal`): a SQLite file with one row per device, committed
+                as *sending* before the request leaves and with the outcome after. Running again
+                with the same journal skips finished devices and never re-sends a device left
+                *sending* or *unknown*, unless `retry_unknown=True`; a journal written for
+                another command, payload, target or timeouts raises `JournalMismatchError`.
+            stop: a `StopSignal`: once set, no new device is started; calls in flight finish.
+
+        Closing the iterator early (or cancelling its task) cancels the calls in flight; those
+        that were sent are journaled `unknown`.
+
+        Raises:
+            InvalidArgumentError: a shared argument is out of range (nothing was sent).
+            JournalMismatchError: the journal belongs to another run (nothing was sent).
+        """
+        from .fleet._runner import run_many_async
+
+        return run_many_async(
+            self,
+            device_ids,
+            command_name,
+            request,
+            component=component,
+            module=module,
+            connection_timeout=connection_timeout,
+            response_timeout=response_timeout,
+            concurrency=concurrency,
+            journal=journal,
+            retry_unknown=retry_unknown,
+            stop=stop,
+        )
 
     async def command_history(
         self,
@@ -811,6 +952,10 @@ class AsyncIoTCentralClient(_BaseClient):
             raise ClientClosedError("the client is closed")
         self._loop.check()
         request = call.build(self._http)
+        if self._pacer is not None:  # wait for a slot before the attempt's time bound starts
+            await self._pacer.async_acquire()
+            mark_paced(request, self._pacer)
+        notify_sending(request)
         bound = time_bound(call.timeout)
         try:
             async with asyncio.timeout(bound):

@@ -2,6 +2,7 @@
 
 ```
 iotcentral command run|history ...     # .command (typer)
+iotcentral fleet run|status ...        # .fleet (typer)
 iotcentral simulator serve ...         # iotcentral_sim._cli (click), defined by the simulator
 ```
 
@@ -22,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from .._version import __version__
-from . import command
+from . import command, fleet
 from ._output import EXIT_OK, EXIT_USAGE, error, exit_codes_help
 
 __all__ = ["create_app"]
@@ -76,6 +77,7 @@ def create_app() -> typer.Typer:
     )
     app.callback()(_root)
     app.add_typer(command.app, name="command")
+    app.add_typer(fleet.app, name="fleet")
     app.command(
         "simulator",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},

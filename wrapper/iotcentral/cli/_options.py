@@ -146,3 +146,85 @@ MaxRetriesOption = Annotated[
         help="Retries of what is safe to retry (429, never-sent requests; reads also 5xx).",
     ),
 ]
+
+# -- `fleet run` / `fleet status` --------------------------------------------------------------
+
+__all__ += [
+    "CheckHistoryOption",
+    "ConcurrencyOption",
+    "DevicesOption",
+    "IdColumnOption",
+    "JournalArgument",
+    "JournalOption",
+    "JsonLinesOption",
+    "RateOption",
+    "ResumeOption",
+    "RetryUnknownOption",
+    "SimulatorOption",
+]
+
+DevicesOption = Annotated[
+    str,
+    typer.Option(
+        "--devices",
+        "-d",
+        help="Device ids: a file with one id per line (or CSV with --id-column), or - for stdin.",
+    ),
+]
+IdColumnOption = Annotated[
+    str | None,
+    typer.Option("--id-column", help="Read --devices as CSV with a header; ids in this column."),
+]
+RateOption = Annotated[
+    float,
+    typer.Option(
+        "--rate",
+        min=0.1,
+        max=100_000,
+        help="Requests per second for the whole run, retries included (the app allows 20).",
+    ),
+]
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, max=1000, help="Commands in flight at once (1-1000)."),
+]
+JournalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--journal",
+        help="New journal file (SQLite). Default: fleet-COMMAND-TIMESTAMP.db here (printed).",
+    ),
+]
+ResumeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--resume",
+        help="Continue the run recorded in this journal: finished devices are skipped, and"
+        " devices that may have run are not re-sent.",
+    ),
+]
+RetryUnknownOption = Annotated[
+    bool,
+    typer.Option(
+        "--retry-unknown",
+        help="With --resume: re-send devices whose command MAY HAVE RUN (it may run twice).",
+    ),
+]
+JsonLinesOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object per device on stdout (JSON lines).")
+]
+SimulatorOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulator",
+        help="Run against an embedded simulator with a demo fleet (ids demo-00000 to demo-09999).",
+    ),
+]
+JournalArgument = Annotated[str, typer.Argument(help="A fleet run's journal file.")]
+CheckHistoryOption = Annotated[
+    bool,
+    typer.Option(
+        "--check-history",
+        help="Read each unknown device's command history now (needs the app's connection options).",
+    ),
+]
