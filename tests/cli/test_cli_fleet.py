@@ -249,3 +249,20 @@ def test_an_explicit_simulator_serves_the_demo_fleet(tmp_path: Path) -> None:
         counts[str(item["status"])] = counts.get(str(item["status"]), 0) + 1
     assert result.returncode == exit_code_for(counts), result.stderr
     assert "embedded simulator at http://127.0.0.1:" in result.stderr
+
+
+def test_the_api_version_is_chosen_like_for_single_commands(
+    served: tuple[Simulator, SimulatorServer], tmp_path: Path
+) -> None:
+    sim, server = served
+    (tmp_path / "ids.txt").write_text("mx1\n")
+    result = fleet("run", "CoolDown", "--devices", "ids.txt", "--api-version",
+                   "2022-10-31-preview", "--verbose", server=server, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "api-version=2022-10-31-preview" in result.stderr
+    assert "api-version=2022-07-31" not in result.stderr
+    refused = fleet("run", "CoolDown", "--devices", "ids.txt", "--api-version", "2020-01-01",
+                    server=server, cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2
+    assert "2022-07-31" in refused.stderr  # names the choices
+    assert sim.execution_count("mx1", "CoolDown") == 1

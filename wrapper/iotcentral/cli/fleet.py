@@ -32,7 +32,7 @@ from typing import Any
 import typer
 
 from .._client import AsyncIoTCentralClient
-from .._config import DEFAULT_BASE_DOMAIN
+from .._config import DEFAULT_API_VERSION, DEFAULT_BASE_DOMAIN
 from ..fleet._journal import Journal
 from ..fleet._outcome import OutcomeStatus
 from ..fleet._pacer import RatePacer
@@ -40,6 +40,7 @@ from ..fleet._runner import StopSignal
 from ..fleet._status import async_check_unknown
 from ._options import (
     ApiTokenOption,
+    ApiVersionOption,
     AppOption,
     AzureOption,
     BaseDomainOption,
@@ -209,6 +210,7 @@ async def _connect(
             async with AsyncIoTCentralClient(
                 base_url=server.url,
                 credential=DEFAULT_API_TOKEN,
+                api_version=settings.api_version,
                 retry=settings.max_retries,
                 pacer=pacer,
             ) as client:
@@ -223,6 +225,7 @@ async def _connect(
         base_url=settings.base_url or None,
         base_domain=settings.base_domain,
         credential=settings.credential(),
+        api_version=settings.api_version,
         retry=settings.max_retries,
         pacer=pacer,
     ) as client:
@@ -364,6 +367,7 @@ def run(
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
     max_retries: MaxRetriesOption = 3,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Run COMMAND on every device listed in --devices, at --rate requests per second."""
@@ -375,6 +379,7 @@ def run(
         bearer_token=bearer_token,
         azure=azure,
         max_retries=max_retries,
+        api_version=api_version,
     )
 
     def body() -> int:
@@ -430,6 +435,7 @@ def status(
     api_token: ApiTokenOption = None,
     bearer_token: BearerTokenOption = None,
     azure: AzureOption = False,
+    api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
     """Summarise a fleet run's journal and list the devices that may have run the command."""
@@ -440,6 +446,7 @@ def status(
         api_token=api_token,
         bearer_token=bearer_token,
         azure=azure,
+        api_version=api_version,
     )
 
     def body() -> int:
