@@ -20,6 +20,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -29,8 +30,10 @@ __all__ = [
     "SENSITIVE_HEADERS",
     "cut",
     "redact",
+    "redact_json",
     "redact_request",
     "redacted_headers",
+    "request_secrets",
     "secrets_in",
 ]
 
@@ -120,10 +123,30 @@ def _redact_fragments(text: str, cores: set[str]) -> str:
     return text
 
 
+def request_secrets(request: httpx.Request | None) -> tuple[str, ...]:
+    """The secrets of the credential `request` carried."""
+    return () if request is None else secrets_in(request.headers.get("authorization"))
+
+
 def redact_request(text: str, request: httpx.Request | None) -> str:
     """`text` without the credential that `request` carried (and without credential shapes)."""
-    authorization = None if request is None else request.headers.get("authorization")
-    return redact(text, secrets_in(authorization))
+    return redact(text, request_secrets(request))
+
+
+def redact_json(value: Any, secrets: Iterable[str]) -> Any:
+    """Parsed JSON with every string in it (keys too) redacted; numbers and structure kept.
+
+    For documents that are printed or stored as JSON: redacting the serialised text instead could
+    cut an escape sequence in two and leave invalid JSON.
+    """
+    known = tuple(secrets)
+    if isinstance(value, str):
+        return redact(value, known)
+    if isinstance(value, dict):
+        return {redact(str(k), known): redact_json(v, known) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(item, known) for item in value]
+    return value
 
 
 def cut(text: str, limit: int) -> str:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .._errors import APIError, CredentialError, IoTCentralError, TransportError, ValidationError
-from .._models import CommandResult
-from .._redact import redact
+from .._models import CommandHistory, CommandResult
+from .._redact import redact, redact_json, request_secrets
 from .._sanitize import for_terminal, json_for_terminal
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "EXIT_USAGE",
     "StdoutClosed",
     "UsageError",
+    "answer_secrets",
     "emit_json",
     "emit_line",
     "error",
@@ -101,9 +102,18 @@ def _stdout() -> Iterator[None]:
         raise StdoutClosed("stdout was closed before the output was written") from None
 
 
-def emit_json(document: Any) -> None:
-    """`document` as indented JSON on stdout (valid JSON, and safe on a terminal)."""
-    text = json_for_terminal(document, indent=2) + "\n"
+def answer_secrets(answer: CommandResult | CommandHistory, given: Sequence[str]) -> tuple[str, ...]:
+    """What output of `answer` must not show: the `given` tokens and the one its request carried.
+
+    The second covers credentials fetched at run time (`--azure`), which `given` cannot know.
+    """
+    response = answer.http_response
+    return (*given, *request_secrets(None if response is None else response.request))
+
+
+def emit_json(document: Any, *, secrets: Sequence[str] = ()) -> None:
+    """`document` as indented JSON on stdout (valid JSON, safe on a terminal, `secrets` hidden)."""
+    text = json_for_terminal(redact_json(document, secrets), indent=2) + "\n"
     with _stdout():
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -131,19 +141,24 @@ def _console() -> Any:
     return _Console(highlight=False, soft_wrap=True)
 
 
-def print_result(result: CommandResult, title: str) -> None:
-    """One command execution for people: id, response code, request and response."""
+def print_result(result: CommandResult, title: str, *, secrets: Sequence[str] = ()) -> None:
+    """One command execution for people: id, response code, request and response.
+
+    Nothing the server sent reaches the terminal raw: control characters are escaped, and the
+    credential (`secrets`, and the one the request carried) is hidden even if quoted back.
+    """
     from rich.text import Text
 
+    hidden = answer_secrets(result, secrets)
     console = _console()
     code = Text("-" if result.response_code is None else str(result.response_code))
     if result.failed:
         code.append("  the device reported a failure", style="red")
     rows = [
-        ("id", Text(for_terminal(result.id or "-"))),
+        ("id", Text(for_terminal(redact(result.id or "-", hidden)))),
         ("response code", code),
-        ("request", Text(_compact(result.request))),
-        ("response", Text(_compact(result.response))),
+        ("request", Text(_compact(redact_json(result.request, hidden)))),
+        ("response", Text(_compact(redact_json(result.response, hidden)))),
     ]
     with _stdout():
         console.print(Text(for_terminal(title), style="bold"))

@@ -45,6 +45,7 @@ from ._output import (
     EXIT_OK,
     StdoutClosed,
     UsageError,
+    answer_secrets,
     emit_json,
     emit_line,
     exit_codes_help,
@@ -160,9 +161,10 @@ def run(
             )
         try:
             if as_json:
-                emit_json(result.to_dict())
+                emit_json(result.to_dict(), secrets=answer_secrets(result, settings.secrets))
             else:
-                print_result(result, f"run {_target(device, command, component, module)}")
+                title = f"run {_target(device, command, component, module)}"
+                print_result(result, title, secrets=settings.secrets)
         except StdoutClosed as exc:
             raise StdoutClosed(
                 f"{exc}; the command ran: `iotcentral command history` shows its result"
@@ -206,12 +208,12 @@ def history(
             found = client.command_history(device, command, component=component, module=module)
         target = _target(device, command, component, module)
         if as_json:
-            emit_json(found.to_dict())
+            emit_json(found.to_dict(), secrets=answer_secrets(found, settings.secrets))
         elif not found:
             emit_line(f"no recorded execution of {target}")
         else:
             for result in found:
-                print_result(result, f"last execution of {target}")
+                print_result(result, f"last execution of {target}", secrets=settings.secrets)
         return EXIT_OK
 
     raise typer.Exit(guarded(body, secrets=settings.secrets, verbose=verbose))

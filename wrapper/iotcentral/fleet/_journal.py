@@ -265,17 +265,18 @@ class Journal:
 
     def record(self, outcome: Outcome) -> None:
         """Commit how the device's call ended."""
+        document = outcome.to_dict()  # redacted: no credential a server quoted back
         result = None
-        if outcome.result is not None:
-            result = json.dumps(dict(outcome.result.raw), separators=(",", ":"))
+        if "result" in document:
+            result = json.dumps(document["result"], separators=(",", ":"))
         self._db.execute(
             "UPDATE devices SET state=?, request_id=?, error_code=?, message=?, response_code=?,"
             " result=?, updated=? WHERE device_id=?",
             (
                 outcome.status.value,
-                outcome.request_id,
-                outcome.error_code,
-                outcome.message,
+                document.get("requestId"),
+                document.get("errorCode"),
+                document.get("message"),
                 outcome.response_code,
                 result,
                 time.time(),

@@ -14,9 +14,11 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from .._errors import APIError, APIStatusError, IoTCentralError, TransportError
 from .._models import CommandResult
-from .._redact import cut
+from .._redact import cut, redact_json, request_secrets
 
 __all__ = ["Outcome", "OutcomeStatus", "classify"]
 
@@ -75,7 +77,14 @@ class Outcome:
                 data[key] = value
         if self.from_journal:
             data["fromJournal"] = True
-        return data
+        # Printed and journaled: never with a credential the server quoted back.
+        return dict(redact_json(data, self._secrets()))
+
+    def _secrets(self) -> tuple[str, ...]:
+        """The credential of the request this outcome answers (for redaction)."""
+        response = None if self.result is None else self.result.http_response
+        request = getattr(self.error, "request", None) if response is None else response.request
+        return request_secrets(request if isinstance(request, httpx.Request) else None)
 
 
 def succeeded(device_id: str, result: CommandResult) -> Outcome:
