@@ -140,10 +140,191 @@ def ignores_auth(app: ASGIApp, valid_authorization: str) -> ASGIApp:
     return wrapped
 
 
+def _rewrite_json(
+    app: ASGIApp, rewrite: Callable[[str, str, int, Any], tuple[int, Any]]
+) -> ASGIApp:
+    """Pass each JSON answer through `rewrite(method, path, status, document)`."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+
+        def on_response(
+            status: int, headers: dict[str, str], body: bytes
+        ) -> tuple[int, dict[str, str], bytes]:
+            try:
+                document = json.loads(body)
+            except ValueError:
+                return status, headers, body
+            status, document = rewrite(method, path, status, document)
+            if isinstance(document, dict) and isinstance(document.get("error"), dict):
+                headers["x-ms-error-code"] = str(document["error"].get("code", ""))
+            return status, headers, json.dumps(document).encode()
+
+        await _rewrite_response(app, on_response)(scope, receive, send)
+
+    return wrapped
+
+
+def wrong_echo(app: ASGIApp) -> ASGIApp:
+    """A run's answer carries another `request` than the one sent (wrapped in an object)."""
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        if method == "POST" and status == 201 and isinstance(document, dict):
+            document["request"] = {"tampered": document.get("request")}
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def empty_history(app: ASGIApp) -> ASGIApp:
+    """History is always empty, even right after a successful run."""
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        if method == "GET" and status == 200 and isinstance(document, dict):
+            document["value"] = []
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def stale_history(app: ASGIApp) -> ASGIApp:
+    """History lags one run behind: it shows the run before the latest (empty after the first)."""
+    runs: dict[str, list[Any]] = {}
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        if method == "POST" and status == 201:
+            runs.setdefault(path, []).append(document)
+        elif method == "GET" and status == 200 and isinstance(document, dict):
+            earlier = runs.get(path, [])[:-1]
+            document["value"] = earlier[-1:]
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def history_loses_request(app: ASGIApp) -> ASGIApp:
+    """History keeps the run but drops its `request`."""
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        if method == "GET" and status == 200 and isinstance(document, dict):
+            for entry in document.get("value", []):
+                if isinstance(entry, dict):
+                    entry.pop("request", None)
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def not_found_as_400(app: ASGIApp, code: str) -> ASGIApp:
+    """A 404 with `code` is answered 400 `BadRequest` instead (still the Error shape)."""
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        error = document.get("error") if isinstance(document, dict) else None
+        if status == 404 and isinstance(error, dict) and error.get("code") == code:
+            error["code"] = "BadRequest"
+            return 400, document
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def blank_run_id(app: ASGIApp) -> ASGIApp:
+    """A run's answer has an empty `id` (still a string: the schema cannot tell)."""
+
+    def rewrite(method: str, path: str, status: int, document: Any) -> tuple[int, Any]:
+        if method == "POST" and status == 201 and isinstance(document, dict):
+            document["id"] = ""
+        return status, document
+
+    return _rewrite_json(app, rewrite)
+
+
+def integral_float_timeout_500(app: ASGIApp) -> ASGIApp:
+    """A timeout written as a float (`10.0`) crashes the server: 500 in the Error shape."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and any(
+            isinstance(value, float) and value.is_integer()
+            for value in (document.get("connectionTimeout"), document.get("responseTimeout"))
+        ):
+            error = json.dumps({"error": {"code": "InternalError", "message": "crashed"}}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"x-ms-error-code", b"InternalError"),
+                (b"content-length", str(len(error)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": error})
+            return
+        await app(scope, _replay(body), send)
+
+    return wrapped
+
+
+def coerces_string_timeouts(app: ASGIApp) -> ASGIApp:
+    """Coerces numeric-string timeouts ("10", " 7") to integers before validating them."""
+
+    def coerce(document: dict[str, Any]) -> bool:
+        changed = False
+        for field in ("connectionTimeout", "responseTimeout"):
+            value = document.get(field)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                document[field] = int(value)
+                changed = True
+        return changed
+
+    return _rewrite_request_body(app, coerce)
+
+
+def _rewrite_request_body(app: ASGIApp, change: Callable[[dict[str, Any]], bool]) -> ASGIApp:
+    """Let `change` edit each POST's JSON object body in place before `app` sees it."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if isinstance(document, dict) and change(document):
+            body = json.dumps(document).encode()
+            scope = dict(scope)
+            scope["headers"] = [
+                (k, str(len(body)).encode() if k == b"content-length" else v)
+                for k, v in scope["headers"]
+            ]
+        await app(scope, _replay(body), send)
+
+    return wrapped
+
+
 VARIANTS: dict[str, Callable[[ASGIApp, str], ASGIApp]] = {
     "accepts-response-timeout-31": lambda app, _: accepts_out_of_range_response_timeout(app),
     "answers-200-not-201": lambda app, _: answers_200_instead_of_201(app),
     "error-without-code": lambda app, _: error_body_without_code(app),
     "text-plain-errors": lambda app, _: text_plain_errors(app),
     "ignores-auth": ignores_auth,
+    # The behavioural layer (contract_tests/_behaviour.py) catches these.
+    "wrong-echo": lambda app, _: wrong_echo(app),
+    "empty-history": lambda app, _: empty_history(app),
+    "stale-history": lambda app, _: stale_history(app),
+    "history-loses-request": lambda app, _: history_loses_request(app),
+    "blank-run-id": lambda app, _: blank_run_id(app),
+    "unknown-device-400": lambda app, _: not_found_as_400(app, "DeviceNotFound"),
+    "unknown-command-400": lambda app, _: not_found_as_400(app, "CommandNotFound"),
+    "integral-float-timeout-500": lambda app, _: integral_float_timeout_500(app),
+    "coerces-string-timeouts": lambda app, _: coerces_string_timeouts(app),
 }
