@@ -22,8 +22,7 @@ RESPONSE = property_bounds("DeviceCommand", "responseTimeout")
 
 
 def run_path(device: str | None = None, command: str | None = None) -> str:
-    bound = _harness.target()
-    return f"/devices/{device or bound.device}/commands/{command or bound.command}"
+    return _harness.target().command_path(device, command)
 
 
 async def post(
