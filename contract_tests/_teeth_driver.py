@@ -17,8 +17,7 @@ import re
 import sys
 
 import pytest
-
-from contract_tests import _harness
+from iotcentral_contract import _harness
 
 # Re-running pytest in one interpreter re-registers already imported plugins: harmless.
 _QUIET = "ignore::pytest.PytestAssertRewriteWarning"
@@ -35,7 +34,7 @@ def run(variant: str, test_path: str) -> tuple[int, str]:
     ):
         cached.cache_clear()
     # Test modules bind the app when imported (the schemathesis schema): import them afresh.
-    for name in [n for n in sys.modules if n.startswith("contract_tests.test_")]:
+    for name in [n for n in sys.modules if n.startswith("iotcentral_contract.test_")]:
         del sys.modules[name]
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):

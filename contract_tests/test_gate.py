@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from contract_tests._gate import Gate, Ledger, Pacer, parse_rate
-from contract_tests._target import NotAllowListed, Target
+from iotcentral_contract._gate import Gate, Ledger, Pacer, parse_rate
+from iotcentral_contract._target import NotAllowListed, Target
 
 LIVE = Target(
     base_url="https://app.example/api", authorization="x", device="d1", command="c1", live=True

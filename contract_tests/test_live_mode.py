@@ -16,8 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-
-from contract_tests._broken import ASGIApp, Receive, Scope, Send
+from iotcentral_contract._broken import ASGIApp, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parents[1]
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -1,7 +1,7 @@
 """The suite has teeth: each part fails against the deliberately broken variants it must catch.
 
-Each variant (contract_tests/_broken.py) breaks one promise. The shape layer (schemathesis) runs in
-a subprocess per variant; the behavioural layer runs in one subprocess for all its variants
+Each variant (iotcentral_contract/_broken.py) breaks one promise. The shape layer (schemathesis)
+runs in a subprocess per variant; the behavioural layer runs in one subprocess for all its variants
 (`_teeth_driver`). Each run must fail, with the check that names the break in its output.
 """
 
@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from contract_tests._behaviour import CHECKS
-from contract_tests._broken import VARIANTS
+from iotcentral_contract._behaviour import CHECKS
+from iotcentral_contract._broken import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMATHESIS = "contract_tests/test_schemathesis.py"
-BEHAVIOUR = "contract_tests/test_behaviour.py"
+SCHEMATHESIS = "contract/iotcentral_contract/test_schemathesis.py"
+BEHAVIOUR = "contract/iotcentral_contract/test_behaviour.py"
 STATEFUL = f"{SCHEMATHESIS}::test_stateful_run_then_history"
 CONTROL = f"::{BEHAVIOUR}"  # no variant: the simulator itself
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 import requests
 
-from contract_tests._spec import match_operation, match_path
-from contract_tests._target import NotAllowListed, Target
+from iotcentral_contract._spec import match_operation, match_path
+from iotcentral_contract._target import NotAllowListed, Target
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 _PER = {"s": 1.0, "m": 60.0, "h": 3600.0}

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
-from contract_tests._spec import supported_api_versions
-from contract_tests._target import Target
-from contract_tests._wire import assert_error_shape
+from iotcentral_contract._spec import supported_api_versions
+from iotcentral_contract._target import Target
+from iotcentral_contract._wire import assert_error_shape
 
 #: Every behavioural check, by name, with the promise it holds the server to.
 CHECKS: dict[str, str] = {

@@ -1,4 +1,8 @@
-"""Read spec/iotcentral.yaml: the single source of truth the contract suite checks against."""
+"""Read spec/iotcentral.yaml: the single source of truth the contract suite checks against.
+
+The wheel ships a copy inside this package (`_spec/iotcentral.yaml`), so an installed suite
+checks against the same document the client was generated from.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,16 @@ from urllib.parse import unquote
 import yaml
 from hypothesis import strategies as st
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "spec" / "iotcentral.yaml"
+
+def _spec_path() -> Path:
+    """Inside an installed wheel (`_spec/`, force-included) or the repository's `spec/`."""
+    packaged = Path(__file__).resolve().parent / "_spec" / "iotcentral.yaml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "spec" / "iotcentral.yaml"
+
+
+SPEC_PATH = _spec_path()
 
 
 @cache

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests import _harness
-from contract_tests._spec import property_bounds, supported_api_versions
-from contract_tests._wire import assert_error_shape, raw_client
+from iotcentral_contract import _harness
+from iotcentral_contract._spec import property_bounds, supported_api_versions
+from iotcentral_contract._wire import assert_error_shape, raw_client
 
 API_VERSION = supported_api_versions()[0]
 CONNECTION = property_bounds("DeviceCommand", "connectionTimeout")

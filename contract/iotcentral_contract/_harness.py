@@ -13,10 +13,10 @@ from typing import Any
 
 import schemathesis
 
-from contract_tests._broken import VARIANTS
-from contract_tests._gate import Gate, GatedSession, Pacer, counting, parse_rate
-from contract_tests._spec import SPEC_PATH, load_spec
-from contract_tests._target import Target
+from iotcentral_contract._broken import VARIANTS
+from iotcentral_contract._gate import Gate, GatedSession, Pacer, counting, parse_rate
+from iotcentral_contract._spec import SPEC_PATH, load_spec
+from iotcentral_contract._target import Target
 
 # Bounded in time: examples per operation and generation mode.
 MAX_EXAMPLES = int(os.environ.get("IOTC_CONTRACT_MAX_EXAMPLES", "40"))

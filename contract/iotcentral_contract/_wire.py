@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
-from contract_tests import _harness
-from contract_tests._gate import GatedTransport
-from contract_tests._spec import component_schema
+from iotcentral_contract import _harness
+from iotcentral_contract._gate import GatedTransport
+from iotcentral_contract._spec import component_schema
 
 _ERROR_VALIDATOR = Draft202012Validator(component_schema("Error"))
 

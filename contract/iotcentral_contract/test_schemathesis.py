@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import Phase, settings
 from schemathesis import Case
 
-from contract_tests._behaviour import RunHistoryLink
-from contract_tests._harness import contract_schema, live_session
-from contract_tests._target import Target
+from iotcentral_contract._behaviour import RunHistoryLink
+from iotcentral_contract._harness import contract_schema, live_session
+from iotcentral_contract._target import Target
 
 schema = contract_schema()
 

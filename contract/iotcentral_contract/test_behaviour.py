@@ -15,8 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from contract_tests import _harness
-from contract_tests._behaviour import (
+from iotcentral_contract import _harness
+from iotcentral_contract._behaviour import (
     ContractViolation,
     check_history_holds,
     check_not_found,
@@ -27,8 +27,8 @@ from contract_tests._behaviour import (
     payloads,
     run,
 )
-from contract_tests._spec import property_bounds
-from contract_tests._wire import assert_error_shape, raw_client
+from iotcentral_contract._spec import property_bounds
+from iotcentral_contract._wire import assert_error_shape, raw_client
 
 TIMEOUTS = ("connectionTimeout", "responseTimeout")
 

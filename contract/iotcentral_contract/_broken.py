@@ -317,7 +317,7 @@ VARIANTS: dict[str, Callable[[ASGIApp, str], ASGIApp]] = {
     "error-without-code": lambda app, _: error_body_without_code(app),
     "text-plain-errors": lambda app, _: text_plain_errors(app),
     "ignores-auth": ignores_auth,
-    # The behavioural layer (contract_tests/_behaviour.py) catches these.
+    # The behavioural layer (`_behaviour.py`) catches these.
     "wrong-echo": lambda app, _: wrong_echo(app),
     "empty-history": lambda app, _: empty_history(app),
     "stale-history": lambda app, _: stale_history(app),
