@@ -31,6 +31,7 @@ def run(variant: str, test_path: str) -> tuple[int, str]:
         _harness.app_under_test,
         _harness.gate,
         _harness.contract_schema,
+        _harness.live_session,
     ):
         cached.cache_clear()
     # Test modules bind the app when imported (the schemathesis schema): import them afresh.

@@ -54,8 +54,9 @@ def gate() -> Gate:
     return Gate(bound, Pacer(parse_rate(pace)) if bound.live else None)
 
 
+@cache
 def live_session() -> GatedSession | None:
-    """A requests session through the gate for schemathesis calls (None for the simulator)."""
+    """The requests session through the gate for schemathesis calls (None for the simulator)."""
     return GatedSession(gate()) if target().live else None
 
 

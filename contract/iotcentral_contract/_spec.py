@@ -79,7 +79,13 @@ def rfc1123_dates() -> st.SearchStrategy[str]:
 
 def json_values() -> st.SearchStrategy[Any]:
     """Any JSON value: what a schema without `type` (the command payloads) admits."""
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+    )
     return st.recursive(
         scalars,
         lambda children: (
