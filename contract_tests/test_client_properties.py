@@ -19,9 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iotcentral import ApiToken, AsyncIoTCentralClient, IoTCentralClient
-
-from contract_tests._broken import Receive, Scope, Send
-from contract_tests._spec import instances_of, json_values, property_bounds
+from iotcentral_contract._broken import Receive, Scope, Send
+from iotcentral_contract._spec import instances_of, json_values, property_bounds
 
 pytestmark = pytest.mark.simulator_only
 

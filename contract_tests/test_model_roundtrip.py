@@ -6,8 +6,7 @@ from typing import Any
 
 from hypothesis import given
 from iotcentral_api.models import DeviceCommand, DeviceCommandCollection, Error
-
-from contract_tests._spec import instances_of
+from iotcentral_contract._spec import instances_of
 
 
 @given(instances_of("DeviceCommand"))

@@ -23,7 +23,7 @@ import pytest
 NEW_VERSION = "2099-01-31"
 PREVIEW_FIXTURE = Path(__file__).parent / "fixtures" / "ms-2022-10-31-preview.json"
 #: What the checks in the copy need: the spec, the scripts, the packages, the tests they run.
-COPIED = ("spec", "scripts", "generated_client", "wrapper", "simulator", "contract_tests")
+COPIED = ("spec", "scripts", "generated_client", "wrapper", "simulator", "contract")
 CHECKS = ("tests/spec/test_versions.py", "tests/spec/test_spec.py")
 
 
@@ -108,7 +108,8 @@ def test_the_documented_bump_procedure_adds_a_version_that_works_everywhere(
     assert NEW_VERSION in (generated / "api_version.py").read_text(encoding="utf-8")
     assert NEW_VERSION in (generated / "default_api_version.py").read_text(encoding="utf-8")
     packages = os.pathsep.join(
-        str(repo_copy / name) for name in ("generated_client", "wrapper", "simulator", "tests")
+        str(repo_copy / name)
+        for name in ("generated_client", "wrapper", "simulator", "contract", "tests")
     )
     suite = _run(
         repo_copy,

@@ -61,7 +61,7 @@ def test_the_simulator_and_its_plugin_read_the_registry_from_the_spec(
 
 
 def test_the_contract_suite_reads_the_registry_from_the_spec(spec_path: Path) -> None:
-    from contract_tests._spec import default_api_version, supported_api_versions
+    from iotcentral_contract._spec import default_api_version, supported_api_versions
 
     versions, (default,) = _registry(spec_path)
     assert supported_api_versions() == versions

@@ -3,6 +3,7 @@
 ```
 iotcentral command run|history ...     # .command (typer)
 iotcentral fleet run|status ...        # .fleet (typer)
+iotcentral contract-test ...           # .contract: the packaged contract suite (`contract` extra)
 iotcentral simulator serve ...         # iotcentral_sim._cli (click), defined by the simulator
 ```
 
@@ -23,7 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from .._version import __version__
-from . import command, fleet
+from . import command, contract, fleet
 from ._output import EXIT_OK, EXIT_USAGE, error, exit_codes_help
 
 __all__ = ["create_app"]
@@ -78,6 +79,11 @@ def create_app() -> typer.Typer:
     app.callback()(_root)
     app.add_typer(command.app, name="command")
     app.add_typer(fleet.app, name="fleet")
+    app.command(
+        "contract-test",
+        help=contract.HELP,
+        context_settings={"allow_extra_args": True},
+    )(contract.contract_test)
     app.command(
         "simulator",
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},

@@ -12,6 +12,7 @@ The connection options (`AppOption` ... `MaxRetriesOption`, `ApiVersionOption`) 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,10 +30,20 @@ __all__ = [
     "CommandArgument",
     "ComponentOption",
     "ConnectionTimeoutOption",
+    "ContractApiVersionOption",
+    "ContractBaseUrlOption",
+    "ContractCommandOption",
+    "ContractComponentOption",
+    "ContractDeviceOption",
+    "ContractModuleOption",
+    "ContractTokenOption",
     "DeviceArgument",
     "JsonOption",
+    "JunitOption",
+    "MaxExamplesOption",
     "MaxRetriesOption",
     "ModuleOption",
+    "RateLimitOption",
     "RequestOption",
     "ResponseTimeoutOption",
     "VerboseOption",
@@ -226,5 +237,69 @@ CheckHistoryOption = Annotated[
     typer.Option(
         "--check-history",
         help="Read each unknown device's command history now (needs the app's connection options).",
+    ),
+]
+
+# -- `contract-test` (the variables are the ones scripts/contract-test has always read) -----------
+
+ContractBaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        envvar="IOTC_CONTRACT_BASE_URL",
+        help="API root of the app under test; none: the in-process simulator.",
+    ),
+]
+ContractTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="IOTC_CONTRACT_TOKEN",
+        help="The whole Authorization value (API token or 'Bearer <jwt>'). Prefer the variable.",
+        show_default=False,
+    ),
+]
+ContractDeviceOption = Annotated[
+    str | None,
+    typer.Option("--device", envvar="IOTC_CONTRACT_DEVICE", help="The only device to command."),
+]
+ContractCommandOption = Annotated[
+    str | None,
+    typer.Option("--command", envvar="IOTC_CONTRACT_COMMAND", help="The only command to run."),
+]
+ContractComponentOption = Annotated[
+    str | None,
+    typer.Option("--component", envvar="IOTC_CONTRACT_COMPONENT", help="The command's component."),
+]
+ContractModuleOption = Annotated[
+    str | None,
+    typer.Option("--module", envvar="IOTC_CONTRACT_MODULE", help="The command's IoT Edge module."),
+]
+ContractApiVersionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-version",
+        envvar="IOTC_CONTRACT_API_VERSION",
+        help="api-version the behavioural checks send (one this client supports).",
+    ),
+]
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Write a JUnit XML report (tokens redacted).")
+]
+RateLimitOption = Annotated[
+    str,
+    typer.Option(
+        "--rate-limit",
+        envvar="IOTC_CONTRACT_RATE_LIMIT",
+        help="Pace of live requests (N/s, N/m or N/h); the app allows 20/s in all.",
+    ),
+]
+MaxExamplesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-examples",
+        envvar="IOTC_CONTRACT_MAX_EXAMPLES",
+        min=1,
+        help="Generated examples per operation and mode (default 40).",
     ),
 ]

@@ -13,9 +13,10 @@ from typing import Any
 
 import schemathesis
 
-from contract_tests._broken import VARIANTS
-from contract_tests._spec import SPEC_PATH, load_spec
-from contract_tests._target import Target
+from iotcentral_contract._broken import VARIANTS
+from iotcentral_contract._gate import Gate, GatedSession, Pacer, counting, parse_rate
+from iotcentral_contract._spec import SPEC_PATH, load_spec
+from iotcentral_contract._target import Target
 
 # Bounded in time: examples per operation and generation mode.
 MAX_EXAMPLES = int(os.environ.get("IOTC_CONTRACT_MAX_EXAMPLES", "40"))
@@ -46,6 +47,30 @@ def target() -> Target:
 
 
 @cache
+def gate() -> Gate:
+    """The gate every request passes: allow-list, pacing (live mode only) and the ledger."""
+    bound = target()
+    pace = os.environ.get("IOTC_CONTRACT_RATE_LIMIT", "10/s")
+    return Gate(bound, Pacer(parse_rate(pace)) if bound.live else None)
+
+
+@cache
+def live_session() -> GatedSession | None:
+    """The requests session through the gate for schemathesis calls (None for the simulator)."""
+    return GatedSession(gate()) if target().live else None
+
+
+@cache
+def app_under_test() -> Any:
+    """The in-process app the suite talks to: the simulator (or a broken variant), counted."""
+    app = simulator().app
+    variant = os.environ.get("IOTC_CONTRACT_VARIANT")
+    if variant:
+        app = VARIANTS[variant](app, target().authorization)
+    return counting(app)
+
+
+@cache
 def contract_schema() -> Any:
     """The spec as a schemathesis schema bound to the target; credentials in its configuration."""
     bound = target()
@@ -59,14 +84,10 @@ def contract_schema() -> Any:
         database="none",
     )
     if bound.live:
-        # Only what the allow-list can fill, at a pace the app's 20 req/s budget tolerates.
-        pace = os.environ.get("IOTC_CONTRACT_RATE_LIMIT", "10/s")
-        schema.config.update(parameters=bound.path_parameters(), rate_limit=pace)
+        # Only what the allow-list can fill; pacing (the app's 20 req/s budget) is the gate's
+        # job: every call passes `live_session()`.
+        schema.config.update(parameters=bound.path_parameters())
         allowed = [re.escape(path) for path in load_spec()["paths"] if bound.can_fill(path)]
         return schema.include(path_regex="^(" + "|".join(allowed) + ")$")
-    app = simulator().app
-    variant = os.environ.get("IOTC_CONTRACT_VARIANT")
-    if variant:
-        app = VARIANTS[variant](app, bound.authorization)
-    schema.app = app
+    schema.app = app_under_test()
     return schema

@@ -1,18 +1,33 @@
-"""Read spec/iotcentral.yaml: the single source of truth the contract suite checks against."""
+"""Read spec/iotcentral.yaml: the single source of truth the contract suite checks against.
+
+The wheel ships a copy inside this package (`_spec/iotcentral.yaml`), so an installed suite
+checks against the same document the client was generated from.
+"""
 
 from __future__ import annotations
 
 import copy
 import email.utils
+import re
 from datetime import UTC
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from hypothesis import strategies as st
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "spec" / "iotcentral.yaml"
+
+def _spec_path() -> Path:
+    """Inside an installed wheel (`_spec/`, force-included) or the repository's `spec/`."""
+    packaged = Path(__file__).resolve().parent / "_spec" / "iotcentral.yaml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "spec" / "iotcentral.yaml"
+
+
+SPEC_PATH = _spec_path()
 
 
 @cache
@@ -71,7 +86,13 @@ def rfc1123_dates() -> st.SearchStrategy[str]:
 
 def json_values() -> st.SearchStrategy[Any]:
     """Any JSON value: what a schema without `type` (the command payloads) admits."""
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+    )
     return st.recursive(
         scalars,
         lambda children: (
@@ -123,3 +144,46 @@ def strategy_for(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
 def instances_of(name: str) -> st.SearchStrategy[Any]:
     """Every JSON value that `components/schemas/<name>` accepts."""
     return strategy_for(component_schema(name))
+
+
+@cache
+def _routes() -> list[tuple[re.Pattern[str], str, dict[str, str]]]:
+    routes: list[tuple[re.Pattern[str], str, dict[str, str]]] = []
+    for template, item in load_spec()["paths"].items():
+        pattern = "".join(
+            "([^/]+)" if piece.startswith("{") else re.escape(piece)
+            for piece in re.split(r"(\{[^}]+\})", template)
+            if piece
+        )
+        names = re.findall(r"\{([^}]+)\}", template)
+        operations = {
+            method.upper(): op["operationId"]
+            for method, op in item.items()
+            if isinstance(op, dict) and "operationId" in op
+        }
+        routes.append((re.compile(f"^{pattern}$"), ",".join(names), operations))
+    return routes
+
+
+def match_path(raw_path: str) -> tuple[str, dict[str, str], dict[str, str]] | None:
+    """(template, unquoted path parameters, {METHOD: operationId}) of a path under the API root."""
+    for regex, names, operations in _routes():
+        found = regex.match(raw_path)
+        if found is None:
+            continue
+        params = dict(zip(names.split(","), map(unquote, found.groups()), strict=True))
+        return regex.pattern, params, operations
+    return None
+
+
+def match_operation(method: str, raw_path: str) -> tuple[str, dict[str, str]] | None:
+    """(operationId, unquoted path parameters) of a request path under the API root, or None."""
+    matched = match_path(raw_path)
+    if matched is None or method.upper() not in matched[2]:
+        return None
+    return matched[2][method.upper()], matched[1]
+
+
+def operation_ids() -> list[str]:
+    """Every operationId of the spec, in document order."""
+    return [op for _, _, operations in _routes() for op in operations.values()]

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
-from contract_tests import _harness
-from contract_tests._spec import component_schema
+from iotcentral_contract import _harness
+from iotcentral_contract._gate import GatedTransport
+from iotcentral_contract._spec import component_schema
 
 _ERROR_VALIDATOR = Draft202012Validator(component_schema("Error"))
 
@@ -20,11 +21,14 @@ async def raw_client() -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client aimed at the target's API root: in-process for the simulator."""
     bound = _harness.target()
     if bound.live:
-        async with httpx.AsyncClient(base_url=bound.base_url, timeout=90) as client:
-            yield client
+        # Every request is checked against the allow-list and paced before it is sent.
+        inner: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport()
+        transport = GatedTransport(_harness.gate(), inner)
+        async with httpx.AsyncClient(transport=transport, base_url=bound.base_url, timeout=90) as c:
+            yield c
         return
-    transport = httpx.ASGITransport(app=_harness.simulator().app)
-    async with httpx.AsyncClient(transport=transport, base_url=bound.base_url) as client:
+    asgi = httpx.ASGITransport(app=_harness.app_under_test())
+    async with httpx.AsyncClient(transport=asgi, base_url=bound.base_url) as client:
         yield client
 
 

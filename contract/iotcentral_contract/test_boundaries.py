@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests import _harness
-from contract_tests._spec import default_api_version, property_bounds, supported_api_versions
-from contract_tests._wire import assert_error_shape, raw_client
+from iotcentral_contract import _harness
+from iotcentral_contract._spec import default_api_version, property_bounds, supported_api_versions
+from iotcentral_contract._wire import assert_error_shape, raw_client
 
 API_VERSION = default_api_version()
 CONNECTION = property_bounds("DeviceCommand", "connectionTimeout")
@@ -22,8 +22,7 @@ RESPONSE = property_bounds("DeviceCommand", "responseTimeout")
 
 
 def run_path(device: str | None = None, command: str | None = None) -> str:
-    bound = _harness.target()
-    return f"/devices/{device or bound.device}/commands/{command or bound.command}"
+    return _harness.target().command_path(device, command)
 
 
 async def post(

@@ -13,13 +13,20 @@ Live mode is chosen by environment variables (set directly, or by `scripts/contr
 Commands have side effects on real devices, so in live mode every request is checked against the
 allow-list before it is sent (`Target.check_allowed`), and operations that would need another
 device, component or module are not generated at all.
+
+The one exception is the not-found probes (`Target.nonexistent_device`,
+`Target.impossible_command`): ids minted by the suite that cannot name anything, so nothing they
+address reaches a device. Only ids minted this way pass `check_allowed`, and only in the position
+they were minted for.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 ENV_PREFIX = "IOTC_CONTRACT_"
 
@@ -39,6 +46,11 @@ class Target:
     component: str | None = None
     module: str | None = None
     live: bool = False
+    _probes: dict[str, set[str]] = field(
+        default_factory=lambda: {"deviceId": set(), "commandName": set()},
+        repr=False,
+        compare=False,
+    )
 
     @classmethod
     def from_environment(cls) -> Target | None:
@@ -75,13 +87,53 @@ class Target:
     def can_fill(self, path_template: str) -> bool:
         """Whether every parameter of an operation's path has an allow-listed value."""
         names = {part[1:-1] for part in path_template.split("/") if part.startswith("{")}
-        return names <= set(self.path_parameters())
+        # Exactly the allow-listed target: with a component, the device-level command of the
+        # same name is another command, and is not allow-listed.
+        return names == set(self.path_parameters())
+
+    def command_path(self, device: str | None = None, command: str | None = None) -> str:
+        """The allow-listed command's path under the API root (quoted), optionally with a probe."""
+        parts = ["devices", device or self.device]
+        if self.module is not None:
+            parts += ["modules", self.module]
+        if self.component is not None:
+            parts += ["components", self.component]
+        parts += ["commands", command or self.command]
+        return "/" + "/".join(quote(part, safe="") for part in parts)
+
+    def nonexistent_device(self) -> str:
+        """A fresh random UUID as device id: no app has it (allowed as `deviceId` only)."""
+        device = str(uuid.uuid4())
+        self._probes["deviceId"].add(device)
+        return device
+
+    def impossible_command(self) -> str:
+        """A command name no device can define (allowed as `commandName` only).
+
+        DTDL names match `^[a-zA-Z](?:[a-zA-Z0-9_]*[a-zA-Z0-9])?$` (at most 64 characters); this one
+        has hyphens and is longer, so no device template can declare it.
+        """
+        command = f"iotc-contract-no-such-command-{uuid.uuid4()}"
+        self._probes["commandName"].add(command)
+        return command
 
     def check_allowed(self, path_parameters: dict[str, Any] | None) -> None:
-        """Refuse (before sending) any live request outside the allow-list."""
+        """Refuse (before sending) any live request outside the allow-list.
+
+        A not-found probe may replace the device id (then nothing can reach a device) or the
+        command name (then the allow-listed device gets no command), never both kinds at once
+        and never any other value.
+        """
         if not self.live:
             return
         allowed = self.path_parameters()
-        for name, value in (path_parameters or {}).items():
+        given = path_parameters or {}
+        if set(given) != set(allowed):
+            raise NotAllowListed(
+                f"refusing to send: path {sorted(given)} is not the allow-listed target"
+            )
+        for name, value in given.items():
+            if name in self._probes and value in self._probes[name]:
+                continue
             if name not in allowed or value != allowed[name]:
                 raise NotAllowListed(f"refusing to send: {name}={value!r} is not allow-listed")
