@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
-from iotcentral_contract._spec import supported_api_versions
+from iotcentral_contract._spec import default_api_version
 from iotcentral_contract._target import Target
 from iotcentral_contract._wire import assert_error_shape
 
@@ -59,7 +59,7 @@ def api_version() -> str:
     """The api-version the behavioural and boundary checks send."""
     import os
 
-    return os.environ.get("IOTC_CONTRACT_API_VERSION") or supported_api_versions()[0]
+    return os.environ.get("IOTC_CONTRACT_API_VERSION") or default_api_version()
 
 
 # I-JSON (RFC 7493): integers beyond 2**53 and non-finite numbers do not survive every JSON

@@ -9,7 +9,7 @@ from hypothesis import Phase, settings
 from schemathesis import Case
 
 from iotcentral_contract._behaviour import RunHistoryLink
-from iotcentral_contract._harness import contract_schema, live_session
+from iotcentral_contract._harness import MAX_EXAMPLES, contract_schema, live_session
 from iotcentral_contract._target import Target
 
 schema = contract_schema()
@@ -55,7 +55,7 @@ def test_stateful_run_then_history(target: Target) -> None:
     # device in live mode); a failing scenario is reported as found, with its check's name.
     RunThenHistory.run(
         settings=settings(
-            max_examples=25,
+            max_examples=min(25, MAX_EXAMPLES),  # --max-examples bounds this phase too
             stateful_step_count=6,
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
         )

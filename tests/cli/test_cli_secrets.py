@@ -12,9 +12,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from echo_server import ENCODINGS, EchoServer
+from typer.testing import CliRunner
 
 SIG = "Zk3Jc6Bf0GyQm9Xr7Tq2Wv8Ls5Pn1Hd4"
 TOKEN = f"SharedAccessSignature sr=0b1e7c2a-app&sig={SIG}&skn=operator&se=4102444800000"
@@ -43,19 +46,20 @@ def _iotcentral(url: str, *args: str, cwd: Path | None = None) -> subprocess.Com
 
 
 @pytest.mark.parametrize("status", ["201", "200", "401", "500", "drop"])
-@pytest.mark.parametrize("as_json", [False, True])
-def test_no_token_in_command_output(echo: str, status: str, as_json: bool) -> None:
+def test_no_token_in_command_output(app: typer.Typer, echo: str, status: str) -> None:
+    """In process (typer's runner) for speed; the fleet test below goes through the real script."""
+    env = {"IOTC_BASE_URL": echo, "IOTC_API_TOKEN": TOKEN}
     printed = []
     for encoding in ENCODINGS:
         device = f"{status}-{encoding}"
-        extra = ["--json"] if as_json else []
-        for args in (
-            ["command", "run", device, "CoolDown", "--max-retries", "0", "--verbose", *extra],
-            ["command", "history", device, "CoolDown", "--max-retries", "0", *extra],
-        ):
-            result = _iotcentral(echo, *args)
-            assert "Traceback" not in result.stderr
-            printed.append(result.stdout + result.stderr)
+        for extra in ([], ["--json"]):
+            for args in (
+                ["command", "run", device, "CoolDown", "--max-retries", "0", "--verbose", *extra],
+                ["command", "history", device, "CoolDown", "--max-retries", "0", *extra],
+            ):
+                result: Any = CliRunner().invoke(app, args, env=env)
+                assert result.exit_code in (0, 1, 3, 4), (args, result.exception)
+                printed.append(result.stdout + result.stderr)
     assert _leaks("\n".join(printed)) == []
 
 
