@@ -1,4 +1,4 @@
-"""The fault matrix: every simulator fault kind x {run, history} x {sync client, async client}.
+"""The fault matrix: every simulator fault kind x {run, history} x {sync, async, fleet runner}.
 
 Each cell injects one fault into the session's served simulator (loopback HTTP, waits scaled
 1000x down, reset before each test), makes one call with the default retry policy (waits recorded,
@@ -9,9 +9,9 @@ not slept) and checks, against `matrix_cases.ROWS`:
 - the simulator's execution counter: at most once always, exactly once wherever a result was
   returned (and the recorded execution is the one the result reports).
 
-The columns are `RUNNERS`. A fleet runner (after the fleet work merges) is one more entry: an
-async function that runs a one-device fleet with the same client settings and turns that
-device's outcome into an `Outcome`; the rows and the checks stay as they are.
+The columns are `RUNNERS`. The fleet runner runs a one-device fleet (`run_command_many`) with the
+same client settings, for the run cells only (a fleet only runs commands), and also checks that the
+device's fleet status agrees with the error (`unknown` exactly when the command may have run).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 import iotcentral as ic
 import pytest
-from fakes import Sleeps
+from fakes import FakeClock, Sleeps
+from iotcentral.fleet import OutcomeStatus, RatePacer
 from iotcentral_sim import DEFAULT_API_TOKEN, FAULT_KINDS, Simulator, SimulatorServer
 from matrix_cases import README, ROWS, Expect, Row, readme_table, render_table
 
@@ -86,20 +87,53 @@ async def run_async(row: Row, op: str, server: SimulatorServer, sleeps: Sleeps) 
     return Outcome(result=result)
 
 
+async def run_fleet(row: Row, op: str, server: SimulatorServer, sleeps: Sleeps) -> Outcome:
+    """A one-device fleet run; its pacer on virtual time, so a 429's pause costs no real time."""
+    assert op == "run"
+    clock = FakeClock(1000.0)
+
+    async def virtual_sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    pacer = RatePacer(clock=clock, sleep=clock.advance, async_sleep=virtual_sleep)
+    async with ic.AsyncIoTCentralClient(
+        base_url=server.url,
+        credential=ic.ApiToken(DEFAULT_API_TOKEN),
+        retry=sleeps.policy(),
+        timeout=row.run_timeout,
+        pacer=pacer,
+    ) as client:
+        outcomes = [
+            outcome
+            async for outcome in client.run_command_many(
+                [DEVICE], COMMAND, _payload(row), **row.run_options
+            )
+        ]
+    (outcome,) = outcomes
+    if outcome.result is not None:
+        assert outcome.status in (OutcomeStatus.SUCCEEDED, OutcomeStatus.DEVICE_FAILED)
+        return Outcome(result=outcome.result)
+    assert isinstance(outcome.error, ic.IoTCentralError), outcome
+    may_have_run = getattr(outcome.error, "may_have_executed", False)
+    assert outcome.status is (OutcomeStatus.UNKNOWN if may_have_run else OutcomeStatus.NOT_RUN)
+    return Outcome(error=outcome.error)
+
+
 Runner = Callable[[Row, str, SimulatorServer, Sleeps], Awaitable[Outcome]]
-#: The matrix's columns. A fleet runner is added here once it exists (see the module docstring).
-RUNNERS: dict[str, Runner] = {"sync": run_sync, "async": run_async}
+#: The matrix's columns.
+RUNNERS: dict[str, Runner] = {"sync": run_sync, "async": run_async, "fleet": run_fleet}
 
 CELLS = [
-    pytest.param(row, op, id=f"{row.id}-{op}")
+    pytest.param(row, op, client, id=f"{row.id}-{op}-{client}")
     for row in ROWS
     for op in ("run", "history")
     if getattr(row, op) is not None
+    for client in RUNNERS
+    if not (client == "fleet" and op == "history")  # a fleet only runs commands
 ]
 
 
-@pytest.mark.parametrize("client", list(RUNNERS))
-@pytest.mark.parametrize(("row", "op"), CELLS)
+@pytest.mark.parametrize(("row", "op", "client"), CELLS)
 async def test_fault(
     row: Row,
     op: str,
