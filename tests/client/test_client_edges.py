@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import iotcentral as ic
 import pytest
@@ -194,3 +196,60 @@ def test_each_known_secret_is_looked_for_in_every_encoding_a_server_uses() -> No
         "a%2Fb%26c%3Cd%3Ee%22f",  # percent-encoded
         "a%2fb%26c%3cd%3ee%22f",  # percent-encoded, lower-case hex
     } <= found
+
+
+def test_redact_json_hides_secrets_in_every_string_and_keeps_the_rest() -> None:
+    from iotcentral._redact import redact_json
+
+    secret = "Zk3Jc6Bf0GyQm9Xr7Tq2"
+    document = {"id": f"x{secret}", secret: [1, 2.5, None, True, {"deep": (secret, "ok")}]}
+    assert redact_json(document, [secret]) == {
+        "id": f"x{REDACTED}",
+        REDACTED: [1, 2.5, None, True, {"deep": [REDACTED, "ok"]}],
+    }
+    assert redact_json("plain", [secret]) == "plain"
+    assert redact_json(7, [secret]) == 7
+
+
+def test_unusable_answers_quote_their_body_in_the_message() -> None:
+    undocumented = httpx.Response(200, content=b"surprise", headers={"content-type": "text/plain"})
+    not_json = httpx.Response(201, content=b"<html>x</html>")
+    wrong_shape = httpx.Response(200, json={"items": []})
+    with Script(undocumented, not_json, wrong_shape).client(retry=0) as client:
+        with pytest.raises(ic.MalformedResponseError) as first:
+            client.run_command("mx1", "CoolDown")
+        with pytest.raises(ic.MalformedResponseError) as second:
+            client.run_command("mx1", "CoolDown")
+        with pytest.raises(ic.MalformedResponseError) as third:
+            client.command_history("mx1", "CoolDown")
+    assert str(first.value).endswith("(expected 201); body: 'surprise'")
+    assert "not valid JSON (no content type, 14 bytes): '<html>x</html>'" in str(second.value)
+    assert str(third.value) == (
+        "the answer should be a JSON object with a 'value' array: '{\"items\":[]}'"
+    )
+
+
+def test_an_http_date_retry_after_is_read_relative_to_now() -> None:
+    from email.utils import formatdate
+
+    when = formatdate(time.time() + 120, usegmt=True)
+    answer = error_json(429, "TooManyRequests", **{"Retry-After": when})
+    client = Script(answer).client(retry=0)
+    with client, pytest.raises(ic.ThrottledError) as info:
+        client.run_command("mx1", "CoolDown")
+    assert info.value.retry_after is not None
+    assert 100 < info.value.retry_after <= 120
+
+
+def test_a_base_domain_ending_in_x_is_kept_whole() -> None:
+    client = ic.IoTCentralClient("myapp", credential="Bearer x", base_domain="example.boX")
+    assert client.base_url == "https://myapp.example.boX/api"
+
+
+def test_the_dotted_app_hint_is_worded_exactly() -> None:
+    with pytest.raises(ic.InvalidArgumentError) as info:
+        ic.IoTCentralClient("my.app", credential="Bearer x")
+    assert str(info.value) == (
+        "app must be a DNS label (letters, digits and '-', at most 63 characters)"
+        " (pass only the subdomain, or use base_url=), got 'my.app'"
+    )
