@@ -253,3 +253,34 @@ def test_the_dotted_app_hint_is_worded_exactly() -> None:
         "app must be a DNS label (letters, digits and '-', at most 63 characters)"
         " (pass only the subdomain, or use base_url=), got 'my.app'"
     )
+
+
+def test_redaction_boundaries() -> None:
+    from iotcentral._redact import redact, secrets_in
+
+    assert redact("key abcd here", ["abcd"]) == f"key {REDACTED} here"  # 4 characters: a secret
+    assert redact("key abc here", ["abc"]) == "key abc here"  # 3: too likely by chance
+    assert set(secrets_in("Bearer abcd")) == {"Bearer abcd", "abcd"}
+    assert set(secrets_in("Bearer  a b c d")) == {"Bearer  a b c d", "a b c d"}
+    core = "K9zR2qX7LmP4vT8wYc3N5bH6"  # a bearer token: all of it is the secret core
+    assert redact(core[:12], [f"Bearer {core}"]) == REDACTED  # exactly one fragment long
+    # Two fragments that are not next to each other in the token, side by side in the text:
+    assert redact(core[12:] + core[:12], [f"Bearer {core}"]) == REDACTED
+
+
+def test_a_trailing_dot_host_is_a_host() -> None:
+    client = ic.IoTCentralClient(base_url="https://myapp.example.com./api", credential="Bearer x")
+    assert client.base_url == "https://myapp.example.com./api"
+
+
+def test_a_failed_read_says_no_answer_and_keeps_its_cause() -> None:
+    request = httpx.Request("GET", "https://a.b/api/devices/d/commands/c/history?api-version=x")
+    cause = httpx.ReadError("reset", request=request)
+    error = map_transport_error(cause, request)
+    assert isinstance(error, ic.RequestMaybeSentError)
+    assert str(error) == (
+        "GET https://a.b/api/devices/d/commands/c/history failed after it may have been sent"
+        " (ReadError: reset); no answer"
+    )
+    assert error.cause is cause
+    assert not error.may_have_executed
