@@ -284,3 +284,46 @@ def test_a_failed_read_says_no_answer_and_keeps_its_cause() -> None:
     )
     assert error.cause is cause
     assert not error.may_have_executed
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost./api", "http://LOCALHOST/api", "http://[::1]:9/api"]
+)
+def test_loopback_names_in_any_spelling_may_use_plain_http(url: str) -> None:
+    ic.IoTCentralClient(base_url=url, credential="Bearer x").close()
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://xn--bcher-kva.de/api", True),
+        ("https://bücher.de/api", True),
+        ("https:///api", False),
+    ],
+)
+def test_idna_hosts_are_hosts_and_an_empty_one_is_not(url: str, accepted: bool) -> None:
+    try:
+        ic.IoTCentralClient(base_url=url, credential="Bearer x").close()
+    except ic.InvalidArgumentError as error:
+        refused: str | None = str(error)
+    else:
+        refused = None
+    assert (refused is None) is accepted, refused
+
+
+def test_retry_policy_errors_name_the_setting() -> None:
+    with pytest.raises(ic.InvalidArgumentError, match=r"^jitter must be >= 0, got -0.5$"):
+        ic.RetryPolicy(jitter=-0.5)
+    with pytest.raises(ic.InvalidArgumentError, match=r"^jitter must be a number, got 'x'$"):
+        ic.RetryPolicy(jitter="x")  # type: ignore[arg-type]
+    with pytest.raises(ic.InvalidArgumentError, match=r"^max_retries must be an integer, got 1.5$"):
+        ic.RetryPolicy(max_retries=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ic.InvalidArgumentError, match=r"^decision must be callable$"):
+        ic.RetryPolicy(decision="always")  # type: ignore[arg-type]
+    assert ic.RetryPolicy(jitter=1).jitter == 1  # full jitter is allowed, more is not
+    with pytest.raises(ic.InvalidArgumentError, match=r"^jitter must be from 0 to 1, got 1.01$"):
+        ic.RetryPolicy(jitter=1.01)
+    with pytest.raises(ic.InvalidArgumentError, match="number of retries, got str"):
+        ic.IoTCentralClient("myapp", credential="Bearer x", retry="3")  # type: ignore[arg-type]
+    with pytest.raises(ic.InvalidArgumentError, match=r"^base_url must be a string, got int"):
+        ic.IoTCentralClient(base_url=5, credential="Bearer x")  # type: ignore[arg-type]

@@ -118,12 +118,12 @@ _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 def _is_host(raw_host: bytes) -> bool:
-    """A DNS name (IDNA-encoded by httpx) or an IP address, nothing else."""
-    host = raw_host.decode("ascii", errors="replace").strip("[]").rstrip(".")
+    """A DNS name or an IP address, nothing else (httpx gives IDNA-encoded ASCII, no brackets)."""
+    host = raw_host.decode("ascii").rstrip(".")
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return bool(host) and all(_LABEL.match(label) for label in host.split("."))
+        return all(_LABEL.match(label) for label in host.split("."))  # "" fails too
     return True
 
 
@@ -132,7 +132,7 @@ def is_loopback(host: str) -> bool:
 
     Not `*.localhost`: RFC 6761 reserves them, but many resolvers forward them to DNS.
     """
-    host = host.strip("[]").lower().rstrip(".")
+    host = host.lower().rstrip(".")  # an httpx URL's host: no brackets around IPv6
     if host == "localhost":
         return True
     try:
