@@ -327,3 +327,75 @@ def test_retry_policy_errors_name_the_setting() -> None:
         ic.IoTCentralClient("myapp", credential="Bearer x", retry="3")  # type: ignore[arg-type]
     with pytest.raises(ic.InvalidArgumentError, match=r"^base_url must be a string, got int"):
         ic.IoTCentralClient(base_url=5, credential="Bearer x")  # type: ignore[arg-type]
+
+
+def test_a_secret_with_a_space_is_looked_for_percent_and_plus_encoded() -> None:
+    from iotcentral._redact import _encodings
+
+    found = set(_encodings("a/b c"))
+    assert {"a%2Fb%20c", "a%2Fb+c", "a%2fb%20c", "a%2fb+c"} <= found
+
+
+def test_only_the_signature_of_an_api_token_counts_as_secret() -> None:
+    from iotcentral._redact import redact
+
+    token = (
+        "SharedAccessSignature sr=0b1e7c2a-app&sig=Qm9Xr7Tq2Wv8Ls5Pn1Hd4Zk3&skn=operator-token-name"
+    )
+    text = "token operator-token-name of app 0b1e7c2a-app was refused"
+    assert redact(text, [token]) == text  # its name and app id stay readable in messages
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://a.b/api", "base_url must be an absolute https:// URL, got 'ftp://a.b/api'"),
+        ("https://a.b/api?x=1", "base_url must not contain a query or a fragment"),
+    ],
+)
+def test_base_url_refusals_are_worded_exactly(url: str, message: str) -> None:
+    with pytest.raises(ic.InvalidArgumentError) as info:
+        ic.IoTCentralClient(base_url=url, credential="Bearer x")
+    assert str(info.value) == message
+
+
+def test_a_base_url_keeps_its_path_without_the_trailing_slash() -> None:
+    client = ic.IoTCentralClient(base_url="https://a.b/apiX/", credential="Bearer x")
+    assert client.base_url == "https://a.b/apiX"
+
+
+def test_version_and_timeout_refusals_are_worded_exactly() -> None:
+    with pytest.raises(ic.InvalidArgumentError) as version:
+        ic.IoTCentralClient("myapp", credential="Bearer x", api_version="2020-01-01")
+    assert str(version.value) == (
+        "api_version must be one of " + ", ".join(ic.SUPPORTED_API_VERSIONS) + ", got '2020-01-01'"
+    )
+    with pytest.raises(ic.InvalidArgumentError) as timeout:
+        ic.IoTCentralClient("myapp", credential="Bearer x", timeout=30)  # type: ignore[arg-type]
+    assert str(timeout.value) == "timeout must be an iotcentral.Timeout, got int"
+
+
+def test_a_long_body_that_shrinks_to_the_limit_still_says_it_was_cut() -> None:
+    assert excerpt(b"a" * 200 + b" " * 700) == repr("a" * 200 + "...")
+    assert excerpt(b"x" + b" " * 900) == "'x...'"
+
+
+def test_a_non_string_next_link_is_named() -> None:
+    answer = httpx.Response(200, json={"value": [], "nextLink": 5})
+    client = Script(answer).client(retry=0)
+    with client, pytest.raises(ic.MalformedResponseError) as info:
+        client.command_history("mx1", "CoolDown")
+    assert str(info.value) == "the answer's nextLink should be a string"
+
+
+def test_transport_errors_say_whether_the_command_may_have_run() -> None:
+    post = httpx.Request("POST", "https://a.b/api/devices/d/commands/c")
+    dropped = map_transport_error(httpx.ReadError("reset", request=post), post)
+    assert str(dropped).endswith("(ReadError: reset); the command may have run on the device")
+    refused = httpx.ConnectError("refused", request=post)
+    not_sent = map_transport_error(refused, post)
+    assert not_sent.cause is refused
+    assert str(not_sent) == (
+        "could not reach the service (ConnectError: refused);"
+        " POST https://a.b/api/devices/d/commands/c was not sent"
+    )
