@@ -186,3 +186,32 @@ def test_simulator_reads_only_the_spec() -> None:
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert out.stdout.strip() == "[]"
+
+
+async def test_accepted_connections_send_without_waiting_for_acks() -> None:
+    """Nagle off (TCP_NODELAY): the head and the body of an answer leave at once.
+
+    Without it, every answer on a kept-alive connection waited ~40 ms for the client's delayed
+    ACK. asyncio turns Nagle off only for sockets created as TCP, which ``_bind`` must do.
+    """
+    import asyncio
+    import socket
+
+    from iotcentral_sim._server import _bind
+
+    listening = _bind("127.0.0.1", 0)
+    nodelay: asyncio.Queue[int] = asyncio.Queue()
+
+    async def accepted(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = writer.get_extra_info("socket")
+        await nodelay.put(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=listening)
+    try:
+        _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+        assert await asyncio.wait_for(nodelay.get(), 10) != 0
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
