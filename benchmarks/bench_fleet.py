@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,12 +39,8 @@ COMMAND = "Reboot"
 PREFIX = "bench-"
 WIDTH = 6
 FLEET_SIZE = 200_000
-#: `--client memory`: the client process answers itself (in-memory transport): client cost only.
-MEMORY = "memory"
-MEMORY_URL = "http://127.0.0.1/api"
 #: The pacers' (decrease, increase) in every client process; `--decrease` / `--increase` set it.
 AIMD = [0.7, 1.0]
-ANSWER = {"id": "1", "request": {"bench": True}, "response": {"bench": True}, "responseCode": 200}
 
 
 def device_ids(count: int, offset: int = 0) -> Iterator[str]:
@@ -59,7 +56,6 @@ async def client_run(args: argparse.Namespace) -> dict[str, Any]:
     """One fleet run (in the `--client` process); returns its figures."""
     import resource
 
-    import httpx
     from iotcentral import AsyncIoTCentralClient, RetryPolicy
     from iotcentral.fleet import RatePacer
     from iotcentral_sim import DEFAULT_API_TOKEN
@@ -67,19 +63,11 @@ async def client_run(args: argparse.Namespace) -> dict[str, Any]:
     pacer = RatePacer(args.rate, decrease=args.decrease, increase=args.increase)
     counts: dict[str, int] = {}
     last = 0.0
-    transport = None
-    if args.client == MEMORY:  # the client alone: an in-memory server answering at once
-
-        async def answer(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(201, json=ANSWER)
-
-        transport = httpx.MockTransport(answer)
     async with AsyncIoTCentralClient(
-        base_url=MEMORY_URL if transport else args.client,
+        base_url=args.client,
         credential=DEFAULT_API_TOKEN,
         pacer=pacer,
         retry=RetryPolicy(max_retries=10),  # a 429 is never lost: it waits and tries again
-        transport=transport,
     ) as client:
         start = time.perf_counter()
         async for outcome in client.run_command_many(
@@ -210,29 +198,39 @@ def two_processes(limit: float, devices_each: int) -> dict[str, Any]:
     }
 
 
-def journal_cost(rate: float, devices: int) -> dict[str, Any]:
-    """The same run with and without a journal at `rate`, the client alone (in-memory answers).
+def journal_cost(rate: float, devices: int, rounds: int = 3) -> dict[str, Any]:
+    """Runs at `rate` without and with a journal, alternating, against one served simulator.
 
-    Measured without the simulator: on a small machine its request validation, not the client,
-    bounds the rate (see `capacity`), and would hide what the journal costs.
+    `rounds` pairs, the order swapped each round, and the medians compared: one busy moment on a
+    shared machine then moves one run, not the ratio.
     """
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for label, journal in (("without", None), ("with", Path(folder) / "run.db")):
-            result = figures(client_process(MEMORY, devices, rate=rate, journal=journal))
-            done = sum(result["counts"].values())
-            results[label] = (
-                done / result["elapsed"],
-                devices - result["counts"].get("succeeded", 0),
-            )
-    without, with_journal = results["without"][0], results["with"][0]
+    served = serve(None)
+    rates: dict[str, list[float]] = {"without": [], "with": []}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            offset = 0
+            for round_ in range(rounds):
+                order = ["without", "with"] if round_ % 2 == 0 else ["with", "without"]
+                for label in order:
+                    journal = Path(folder) / f"run-{offset}.db" if label == "with" else None
+                    process = client_process(
+                        served.url, devices, rate=rate, journal=journal, offset=offset
+                    )
+                    rates[label].append(devices / figures(process)["elapsed"])
+                    offset += devices
+        lost, duplicated = losses(served.executions(), list(device_ids(offset)))
+    finally:
+        served.server.stop()
+    without, with_journal = statistics.median(rates["without"]), statistics.median(rates["with"])
     return {
-        "benchmark": f"journal cost at {rate:g}/s ({devices} devices, client only)",
+        "benchmark": f"journal cost at {rate:g}/s ({rounds} x {devices} devices)",
         "ratio": with_journal / without,
         "429 share": 0.0,
-        "lost": results["with"][1] + results["without"][1],
-        "duplicated": 0,
-        "note": f"{without:.0f} req/s without, {with_journal:.0f} req/s with the journal",
+        "lost": lost,
+        "duplicated": duplicated,
+        "note": f"median {without:.0f} req/s without, {with_journal:.0f} req/s with the journal"
+        f" (runs: {', '.join(f'{r:.0f}' for r in rates['without'])} /"
+        f" {', '.join(f'{r:.0f}' for r in rates['with'])})",
     }
 
 
@@ -255,19 +253,25 @@ def capacity(devices: int) -> dict[str, Any]:
     }
 
 
-def peak_rss(devices: int, rate: float) -> dict[str, Any]:
-    """Peak RSS of the client process over a big journaled run (in-memory answers, unpaced)."""
-    with tempfile.TemporaryDirectory() as folder:
-        journal = Path(folder) / "run.db"
-        result = figures(client_process(MEMORY, devices, rate=rate, journal=journal))
-        size_mb = journal.stat().st_size / 2**20
+def peak_rss(devices: int) -> dict[str, Any]:
+    """Peak RSS of the client process over a big journaled run, unpaced, simulator unlimited."""
+    served = serve(None)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            journal = Path(folder) / "run.db"
+            process = client_process(served.url, devices, rate=100_000, journal=journal)
+            result = figures(process)
+            size_mb = journal.stat().st_size / 2**20
+        lost, duplicated = losses(served.executions(), list(device_ids(devices)))
+    finally:
+        served.server.stop()
     achieved = devices / result["elapsed"]
     return {
-        "benchmark": f"peak RSS, {devices} devices (journal on, client only)",
+        "benchmark": f"peak RSS, {devices} devices (journal on)",
         "ratio": result["counts"].get("succeeded", 0) / devices,
         "429 share": 0.0,
-        "lost": devices - result["counts"].get("succeeded", 0),
-        "duplicated": 0,
+        "lost": lost,
+        "duplicated": duplicated,
         "note": f"peak RSS {result['peak_rss_mb']:.0f} MB; {achieved:.0f} req/s;"
         f" journal {size_mb:.0f} MB",
     }
@@ -337,9 +341,9 @@ def main() -> None:
     plan = {
         "throughput": lambda: [throughput(20, 400), capacity(1000), throughput(500, 2000)],
         "two": lambda: [two_processes(20, 400)],
-        "journal": lambda: [journal_cost(500, 10_000)],
+        "journal": lambda: [journal_cost(500, 5_000)],
         "crash": lambda: [crash(1000, 40, kill_after=8.0)],
-        "rss": lambda: [peak_rss(100_000, 100_000)],
+        "rss": lambda: [peak_rss(100_000)],
     }
     AIMD[:] = [args.decrease, args.increase]
     chosen = [args.only] if args.only else [k for k in plan if k != "rss" or args.big]

@@ -103,6 +103,30 @@ async def test_resume_skips_finished_and_never_re_sends_what_may_have_run(
         assert {row.device_id for row in journal.unknown_rows()} >= crashed
 
 
+async def test_a_fresh_journal_costs_two_writes_per_device_and_no_reads(
+    client: ic.AsyncIoTCentralClient, tmp_path: Path
+) -> None:
+    """Lookups are for resuming: a run on a new journal only writes (sending, then the outcome)."""
+    journal = Journal(tmp_path / "run.db")
+    statements: list[str] = []
+    journal._db.set_trace_callback(statements.append)
+    outcomes = await run(client, journal, IDS[:10])
+    journal.close()
+    assert len(outcomes) == 10
+    device_reads = [s for s in statements if s.startswith("SELECT") and "device_id" in s]
+    writes = [s for s in statements if s.startswith(("INSERT INTO devices", "UPDATE devices"))]
+    assert device_reads == []
+    assert len(writes) == 2 * 10
+
+    resumed = Journal(tmp_path / "run.db")
+    statements.clear()
+    resumed._db.set_trace_callback(statements.append)
+    again = await run(client, resumed, IDS[:10])
+    resumed.close()
+    assert all(outcome.from_journal for outcome in again.values())
+    assert len([s for s in statements if s.startswith("SELECT") and "device_id" in s]) == 10
+
+
 async def test_retry_unknown_is_an_explicit_opt_in(
     client: ic.AsyncIoTCentralClient, fleet_sim: Simulator, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ Callers that shorten text must redact first and cut afterwards (`cut()` never sp
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -93,23 +94,35 @@ def _core(secret: str) -> str:
     return token.strip() or secret
 
 
+@functools.lru_cache(maxsize=16)
+def _plan(known: frozenset[str]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """What to look for, computed once per set of secrets (a fleet run redacts thousands of
+    strings with one credential): every encoding, longest first, and every `_FRAGMENT`-long run
+    of every encoding of every core."""
+    variants = tuple(sorted({v for s in known for v in _encodings(s)}, key=len, reverse=True))
+    cores = {v for s in known for v in _encodings(_core(s)) if len(v) >= _FRAGMENT}
+    grams = frozenset(
+        core[i : i + _FRAGMENT] for core in cores for i in range(len(core) - _FRAGMENT + 1)
+    )
+    return variants, grams
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret, fragment of one, or credential shape replaced by `REDACTED`."""
-    known = {s for s in secrets if len(s) >= _MIN_SECRET}
+    known = frozenset(s for s in secrets if len(s) >= _MIN_SECRET)
     if known:
-        for variant in sorted({v for s in known for v in _encodings(s)}, key=len, reverse=True):
+        variants, grams = _plan(known)
+        for variant in variants:
             text = text.replace(variant, REDACTED)
-        cores = {v for s in known for v in _encodings(_core(s)) if len(v) >= _FRAGMENT}
-        text = _redact_fragments(text, cores)
+        text = _redact_fragments(text, grams)
     for shape in _SHAPES:
         text = shape.sub(lambda m: m.group(1) + REDACTED, text)
     return text
 
 
-def _redact_fragments(text: str, cores: set[str]) -> str:
-    if not cores or len(text) < _FRAGMENT:
+def _redact_fragments(text: str, grams: frozenset[str]) -> str:
+    if not grams or len(text) < _FRAGMENT:
         return text
-    grams = {core[i : i + _FRAGMENT] for core in cores for i in range(len(core) - _FRAGMENT + 1)}
     spans: list[list[int]] = []
     for start in range(len(text) - _FRAGMENT + 1):
         if text[start : start + _FRAGMENT] in grams:

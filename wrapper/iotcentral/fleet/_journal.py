@@ -217,7 +217,7 @@ class Journal:
         """Record `fingerprint` on a fresh journal; refuse a journal written for another run."""
         stored = RunFingerprint.from_meta(self.meta())
         if stored is None:
-            if self._db.execute("SELECT 1 FROM devices LIMIT 1").fetchone():
+            if self.has_rows():
                 raise JournalMismatchError(f"journal {self.path.name}: has rows but no run record")
             rows = {
                 **fingerprint.to_meta(),
@@ -243,6 +243,10 @@ class Journal:
 
     # -- rows ----------------------------------------------------------------------------------
 
+    def has_rows(self) -> bool:
+        """Whether any device has a row (a run reached it)."""
+        return self._db.execute("SELECT 1 FROM devices LIMIT 1").fetchone() is not None
+
     def row(self, device_id: str) -> JournalRow | None:
         """The device's row, if the run reached it."""
         found = self._db.execute(
@@ -264,7 +268,7 @@ class Journal:
         )
 
     def record(self, outcome: Outcome) -> None:
-        """Commit how the device's call ended."""
+        """Commit how the device's call ended (on its row; a device without one is left out)."""
         document = outcome.to_dict()  # redacted: no credential a server quoted back
         result = None
         if "result" in document:

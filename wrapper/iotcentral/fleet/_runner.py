@@ -114,6 +114,9 @@ class _RunPlan:
             except BaseException:
                 self.close()
                 raise
+        # A journal without rows has nothing to settle: no lookup per device (this run's own
+        # rows are never read back, as each id runs once).
+        self.resuming = self.journal is not None and self.journal.has_rows()
         self.seen: set[str] = set()
         self._lock = threading.Lock()
 
@@ -134,7 +137,7 @@ class _RunPlan:
 
     def before(self, device_id: str) -> Outcome | None:
         """The journaled outcome that settles `device_id` without sending, or None to run it."""
-        if self.journal is None or not isinstance(device_id, str):
+        if self.journal is None or not self.resuming or not isinstance(device_id, str):
             return None
         with self._lock:
             row = self.journal.row(device_id)
@@ -164,8 +167,7 @@ class _RunPlan:
         """Record a fresh outcome in the journal (if the device's request was sent)."""
         if self.journal is not None:
             with self._lock:
-                if self.journal.row(outcome.device_id) is not None:
-                    self.journal.record(outcome)
+                self.journal.record(outcome)  # updates the row `sending` made, if any
         return outcome
 
     def interrupted(self, device_id: str) -> None:
