@@ -120,6 +120,30 @@ def test_resume_skips_finished_never_re_sends_unknown_unless_asked(
     assert sim.execution_count("slow1", "CoolDown") == 2  # re-sent only because it was asked
 
 
+def test_status_with_the_device_list_names_the_devices_never_reached(
+    served: tuple[Simulator, SimulatorServer], tmp_path: Path
+) -> None:
+    _, server = served
+    (tmp_path / "first.txt").write_text("mx1\n")
+    first = fleet("run", "CoolDown", "--devices", "first.txt", "--journal", "run.db",
+                  server=server, cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "all.csv").write_text("id\nmx1\nlater-1\nlater-2\nlater-1\n")
+    status = fleet("status", "run.db", "--devices", "all.csv", "--id-column", "id", "--json",
+                   server=server, cwd=tmp_path)  # fmt: skip
+    assert status.returncode == 6, status.stderr  # never reached: did not run
+    document = json.loads(status.stdout)
+    assert document["notReached"] == ["later-1", "later-2"]
+    assert document["counts"] == {"succeeded": 1, "not_reached": 2}
+    human = fleet("status", "run.db", "--devices", "all.csv", "--id-column", "id",
+                  server=server, cwd=tmp_path)  # fmt: skip
+    assert "never reached" in human.stdout
+    assert "later-2" in human.stdout
+    without = fleet("status", "run.db", "--json", server=server, cwd=tmp_path)
+    assert without.returncode == 0
+    assert "notReached" not in json.loads(without.stdout)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -129,6 +153,7 @@ def test_resume_skips_finished_never_re_sends_unknown_unless_asked(
         (("run", "CoolDown", "--id-column", "nope"), "--id-column 'nope': not a column"),
         (("run", "CoolDown", "--rate", "0"), "--rate"),
         (("run", "CoolDown", "--simulator"), "--simulator runs an embedded simulator"),
+        (("run", "CoolDown", "--simulator", "--resume", "x.db"), "cannot continue a --simulator"),
         (("status", "missing.db"), "missing.db: no such journal file"),
     ],
 )

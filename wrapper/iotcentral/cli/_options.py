@@ -172,6 +172,7 @@ __all__ += [
     "ResumeOption",
     "RetryUnknownOption",
     "SimulatorOption",
+    "StatusDevicesOption",
 ]
 
 DevicesOption = Annotated[
@@ -180,6 +181,15 @@ DevicesOption = Annotated[
         "--devices",
         "-d",
         help="Device ids: a file with one id per line (or CSV with --id-column), or - for stdin.",
+    ),
+]
+StatusDevicesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--devices",
+        "-d",
+        help="The run's device list (as for fleet run): also count and list the devices the"
+        " run never reached.",
     ),
 ]
 IdColumnOption = Annotated[

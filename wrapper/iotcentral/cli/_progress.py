@@ -19,12 +19,16 @@ from ..fleet._pacer import RatePacer
 
 __all__ = ["FleetProgress", "printable", "summary_table"]
 
+#: `fleet status --devices`: ids of the run's list that the journal has no row for.
+NOT_REACHED = "not_reached"
+
 _LABELS = {
     OutcomeStatus.SUCCEEDED.value: "succeeded",
     OutcomeStatus.DEVICE_FAILED.value: "device failed (responseCode >= 400)",
     OutcomeStatus.NOT_RUN.value: "not run (provably never ran)",
     OutcomeStatus.UNKNOWN.value: "unknown (may have run)",
     "sending": "left sending by a crash (may have run)",
+    NOT_REACHED: "never reached (in --devices, not in the journal)",
 }
 
 
@@ -99,7 +103,7 @@ def summary_table(counts: Mapping[str, int], title: str) -> Any:
     table.add_column("status")
     table.add_column("devices", justify="right")
     for status, label in _LABELS.items():
-        if status == "sending" and not counts.get(status):
+        if status in ("sending", NOT_REACHED) and not counts.get(status):
             continue
         table.add_row(label, str(counts.get(status, 0)))
     table.add_row("total", str(sum(counts.values())), style="bold")

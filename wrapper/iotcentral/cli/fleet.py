@@ -64,10 +64,11 @@ from ._options import (
     ResumeOption,
     RetryUnknownOption,
     SimulatorOption,
+    StatusDevicesOption,
     VerboseOption,
 )
 from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, error, guarded
-from ._progress import FleetProgress, printable, summary_table
+from ._progress import NOT_REACHED, FleetProgress, printable, summary_table
 from ._settings import Settings
 from .command import parse_request
 
@@ -90,6 +91,12 @@ _NO_APP = (
     "a fleet run needs an app: set IOTC_APP (or --app) or IOTC_BASE_URL (or --base-url);"
     " or pass --simulator to run against an embedded simulator"
 )
+_NO_SIMULATOR_RESUME = (
+    "--resume cannot continue a --simulator run: each one starts a fresh embedded simulator, and"
+    " the one the journal ran against is gone. To try resuming, serve one that lasts"
+    " (iotcentral simulator serve --scenario simulator/fleet-demo.yaml) and use --base-url"
+)
+
 #: The embedded simulator's demo fleet for `--simulator` (the README's transcript uses it).
 DEMO_FLEET: dict[str, Any] = {
     "prefix": "demo-",
@@ -118,7 +125,7 @@ def exit_code_for(counts: dict[str, int]) -> int:
     """The exit code for a run's counts per status (the most serious present wins)."""
     if counts.get(OutcomeStatus.UNKNOWN.value, 0) or counts.get("sending", 0):
         return EXIT_SOME_UNKNOWN
-    if counts.get(OutcomeStatus.NOT_RUN.value, 0):
+    if counts.get(OutcomeStatus.NOT_RUN.value, 0) or counts.get(NOT_REACHED, 0):
         return EXIT_SOME_NOT_RUN
     if counts.get(OutcomeStatus.DEVICE_FAILED.value, 0):
         return EXIT_SOME_DEVICE_FAILED
@@ -387,6 +394,8 @@ def run(
             raise UsageError("--retry-unknown only applies with --resume JOURNAL")
         if not simulator and not (settings.app or settings.base_url):
             raise UsageError(_NO_APP)
+        if simulator and resume is not None:
+            raise UsageError(_NO_SIMULATOR_RESUME)
         payload = parse_request(request)
         journal_path, resuming = _journal_path(command, journal, resume)
         return asyncio.run(
@@ -424,11 +433,23 @@ async def _histories(settings: Settings, journal: Journal) -> dict[str, str]:
         }
 
 
+def _not_reached(journal: Journal, devices: str, id_column: str | None) -> list[str]:
+    """The ids of the list (in its order, each once) that have no row in the journal."""
+    reached = {row.device_id for row in journal.rows()}
+    missing: dict[str, None] = {}
+    for device_id in read_devices(devices, id_column):
+        if device_id not in reached:
+            missing[device_id] = None
+    return list(missing)
+
+
 @app.command("status")
 def status(
     journal_file: JournalArgument,
     as_json: JsonLinesOption = False,
     check_history: CheckHistoryOption = False,
+    devices: StatusDevicesOption = None,
+    id_column: IdColumnOption = None,
     app_name: AppOption = None,
     base_domain: BaseDomainOption = DEFAULT_BASE_DOMAIN,
     base_url: BaseUrlOption = None,
@@ -438,7 +459,10 @@ def status(
     api_version: ApiVersionOption = DEFAULT_API_VERSION,
     verbose: VerboseOption = False,
 ) -> None:
-    """Summarise a fleet run's journal and list the devices that may have run the command."""
+    """Summarise a fleet run's journal and list the devices that may have run the command.
+
+    With `--devices` (the run's list), also the devices the run never reached.
+    """
     settings = Settings(
         app=app_name,
         base_domain=base_domain,
@@ -458,9 +482,12 @@ def status(
             if summary.fingerprint is None:
                 raise UsageError(f"{journal_file}: not a fleet journal (no run recorded)")
             unknown = list(journal.unknown_rows())
+            not_reached = _not_reached(journal, devices, id_column) if devices else []
             histories = asyncio.run(_histories(settings, journal)) if check_history else {}
         run_info = summary.fingerprint
         counts = dict(summary.counts)
+        if devices:
+            counts[NOT_REACHED] = len(not_reached)
         if as_json:
             document = {
                 "run": {
@@ -482,6 +509,8 @@ def status(
                     for row in unknown
                 ],
             }
+            if devices:
+                document["notReached"] = not_reached
             sys.stdout.write(json.dumps(document) + "\n")  # ASCII only (see above)
             return exit_code_for(counts)
         from rich.console import Console
@@ -504,6 +533,13 @@ def status(
                 console.print(Text(line))
             if len(unknown) > 200:
                 console.print(Text(f"  ... and {len(unknown) - 200} more (--json lists them all)"))
+        if not_reached:
+            console.print(Text("never reached (a --resume of this journal runs them):"))
+            for device_id in not_reached[:200]:
+                console.print(Text(f"  {printable(device_id, 80)}"))
+            if len(not_reached) > 200:
+                more = len(not_reached) - 200
+                console.print(Text(f"  ... and {more} more (--json lists them all)"))
         return exit_code_for(counts)
 
     raise typer.Exit(guarded(body, secrets=settings.secrets, verbose=verbose))
