@@ -11,7 +11,8 @@ however it quotes it. Three layers, each catching what the one before can miss:
 3. credential shapes wherever they appear, ours or not: the value after `sig=` and after
    `Bearer `.
 
-Callers that shorten text must redact first and cut afterwards (`cut()` never splits a marker).
+Callers that shorten text must redact first and cut afterwards (`cut()` never splits a marker, nor
+an escape: text meant for a terminal is redacted, then escaped, then cut).
 """
 
 from __future__ import annotations
@@ -162,11 +163,31 @@ def redact_json(value: Any, secrets: Iterable[str]) -> Any:
     return value
 
 
+# A visible escape that `cut()` keeps whole: `_sanitize.for_terminal()`'s `\\xNN` and `\\uNNNN`,
+# and `repr()`'s (also `\\UNNNNNNNN` and single-character ones such as `\\\\` and `\\'`).
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[\\'\"nrt])")
+_LONGEST_ESCAPE = 10
+
+
 def cut(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters (then "..."), never inside a `REDACTED` marker."""
+    """`text` cut to `limit` characters (then "..."), never inside a `REDACTED` marker or an escape.
+
+    Escaped text (`_sanitize.for_terminal()`, `repr()`) is cut between escapes, never inside one:
+    `\\x1b` never becomes `\\x1`, and a `repr()` quote never ends in half a `\\\\`. So redact
+    first, then escape, then cut. Cutting is conservative: it may end a few characters early.
+    """
     if len(text) <= limit:
         return text
     head = text[:limit]
+    for start in range(max(0, limit - _LONGEST_ESCAPE + 1), limit):
+        if text[start] == "\\":
+            match = _ESCAPE.match(text, start)
+            if match is not None and match.end() > limit:
+                head = text[:start]
+                break
+    run = len(head) - len(head.rstrip("\\"))
+    if run % 2:  # half of a `\\\\` pair (in repr text; in other text, a backslash less)
+        head = head[:-1]
     marker = head.rfind("[")
     if marker != -1 and REDACTED.startswith(head[marker:]) and text[marker:].startswith(REDACTED):
         head = head[:marker]

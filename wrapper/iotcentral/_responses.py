@@ -4,7 +4,7 @@
 typed error it means (`make_status_error()` for error statuses, `MalformedResponseError` for
 anything that is not the documented answer). `map_transport_error()` turns an httpx exception into
 `RequestNotSentError` (provably never sent) or `RequestMaybeSentError`. Every quote of a body is
-short and redacted (`excerpt()`). The exception classes themselves live in `_errors`.
+short, redacted and escaped (`excerpt()`). The exception classes themselves live in `_errors`.
 """
 
 from __future__ import annotations
@@ -77,14 +77,21 @@ def _loads(content: bytes) -> Any:
 
 
 def excerpt(content: bytes, request: httpx.Request | None = None) -> str:
-    """A short, printable, redacted quote of a response body (redacted first, then cut)."""
+    """A short, printable, redacted quote of a response body, in `repr()` form.
+
+    Redacted first, then escaped (`repr()` turns every unprintable character, controls and bidi
+    ones included, into a visible escape), then cut to `_EXCERPT` characters between escapes.
+    """
     if not content:
         return "<empty body>"
     text = content[: _EXCERPT * 4].decode("utf-8", errors="replace")
-    text = redact_request(" ".join(text.split()), request)
-    if len(content) > _EXCERPT * 4 and len(text) <= _EXCERPT:
-        text += "..."
-    return repr(cut(text, _EXCERPT))
+    quoted = repr(redact_request(" ".join(text.split()), request))
+    quote, inner = quoted[0], quoted[1:-1]
+    if len(inner) > _EXCERPT:
+        inner = cut(inner, _EXCERPT)
+    elif len(content) > _EXCERPT * 4:  # what was read fits, but it was not the whole body
+        inner += "..."
+    return quote + inner + quote
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
