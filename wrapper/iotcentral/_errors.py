@@ -37,6 +37,14 @@ way may still have run on the device (always False for history reads).
 Exception text never contains the Authorization header or a token: messages taken from the wire pass
 through `redact_request()` (in `_redact`), which removes the request's own credential
 wherever it appears.
+
+Nor does it contain a character a terminal would obey: a server controls error messages, codes,
+request ids, header values, bodies and result ids, so every piece of text it supplied is redacted,
+then escaped (`_sanitize.for_terminal`: controls, C1, bidi and line separators become `\\x1b`,
+`\\u202e`...), then cut (`MESSAGE_LIMIT`), before it goes into `str(exc)`, `exc.args` or
+`repr(exc)`. A program may print, log or let a traceback show any of these exceptions. The raw
+values stay available where a program compares or parses them: `code` and `request_id` (redacted
+only), `body` (the parsed JSON, as sent), `response`, and the `CommandResult` of a device failure.
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._redact import redact_request
+from ._redact import cut, redact_request
+from ._sanitize import for_people, for_terminal
 
 if TYPE_CHECKING:
     from ._models import CommandResult
@@ -82,6 +91,11 @@ __all__ = [
     "WrongEventLoopError",
 ]
 
+#: The longest message (characters, after escaping) an exception carries; the rest is cut.
+MESSAGE_LIMIT = 1000
+#: The longest error code or request id that `str()` of a status error shows (attributes are whole).
+FIELD_LIMIT = 200
+
 
 class IoTCentralError(Exception):
     """Base class of every exception raised by iotcentral."""
@@ -112,7 +126,14 @@ class WrongEventLoopError(IoTCentralError, RuntimeError):
 
 
 class CredentialError(IoTCentralError):
-    """The credential failed to produce a usable token; nothing was sent."""
+    """The credential failed to produce a usable token; nothing was sent.
+
+    Its message may quote the credential's own exception (an identity service's answer): text
+    arguments are escaped for a terminal, like every message built from text from the network.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(for_terminal(a) if isinstance(a, str) else a for a in args))
 
 
 class DeviceCommandFailedError(IoTCentralError):
@@ -126,11 +147,13 @@ class DeviceCommandFailedError(IoTCentralError):
         self.result = result
         self.response_code = result.response_code
         response = result.http_response
+        # The command id comes from the service: redacted and escaped here, raw on `result.id`.
         super().__init__(
-            redact_request(
+            for_people(
                 f"the device answered with response code {result.response_code}"
                 f" (command id {result.id or 'unknown'})",
                 None if response is None else response.request,
+                limit=MESSAGE_LIMIT,
             )
         )
 
@@ -142,14 +165,16 @@ class APIError(IoTCentralError):
         request: the request that was sent (its Authorization header is never printed).
         response: the raw HTTP response.
         status_code: the HTTP status.
-        message: a human-readable explanation (redacted).
+        message: a human-readable explanation, also `args[0]`: redacted, escaped for a terminal
+            (`\\x1b` for ESC...) and at most `MESSAGE_LIMIT` characters (then "..."). The
+            server's own text stays raw in `response` (and, for status errors, `body`).
     """
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         self.response = response
         self.request = response.request
         self.status_code = response.status_code
-        self.message = redact_request(message, self.request)
+        self.message = for_people(message, self.request, limit=MESSAGE_LIMIT)
         super().__init__(self.message)
 
     @property
@@ -182,6 +207,11 @@ class APIStatusError(APIError):
         time: when the service says the error happened, if it said so in a readable form.
         retry_after: seconds the service asked us to wait (`Retry-After`), if it did.
         body: the parsed JSON body, or None when the body was not JSON.
+
+    `code` and `request_id` are values a program compares (`error.code == "DeviceNotFound"`) or
+    passes on, so they are kept as the service sent them, only redacted: they are NOT escaped and
+    may hold control characters. Print them through `str(error)` (which escapes and bounds them),
+    or escape them yourself. `body` is the parsed answer as sent: neither redacted nor escaped.
     """
 
     def __init__(
@@ -204,13 +234,14 @@ class APIStatusError(APIError):
         self.body = body
 
     def __str__(self) -> str:
-        code = f" {self.code}" if self.code else ""
-        rid = f" (request id {self.request_id})" if self.request_id else ""
-        message = self.message or self.response.reason_phrase or "error"
+        code = f" {_shown(self.code)}" if self.code else ""
+        rid = f" (request id {_shown(self.request_id)})" if self.request_id else ""
+        message = self.message or _shown(self.response.reason_phrase or "error")
         return f"HTTP {self.status_code}{code}: {message}{rid}"
 
     def __repr__(self) -> str:
-        return (
+        # repr() escapes what is not printable; for_terminal() makes sure of it.
+        return for_terminal(
             f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
             f"message={self.message!r}, request_id={self.request_id!r})"
         )
@@ -303,13 +334,15 @@ class TransportError(IoTCentralError):
 
     Attributes:
         request: the request that was being sent.
-        cause: the underlying httpx exception (also chained as `__cause__`).
+        cause: the underlying httpx exception (also chained as `__cause__`), its text raw.
+        message: what happened, also `args[0]`: redacted, escaped for a terminal, bounded.
     """
 
     def __init__(self, message: str, *, request: httpx.Request, cause: Exception) -> None:
         self.request = request
         self.cause = cause
-        self.message = redact_request(message, request)
+        # The message may quote the httpx exception, whose text can hold the server's bytes.
+        self.message = for_people(message, request, limit=MESSAGE_LIMIT)
         super().__init__(self.message)
 
     @property
@@ -344,3 +377,8 @@ def str_or_none(value: object) -> str | None:
     if isinstance(value, str) and value:
         return value
     return None
+
+
+def _shown(value: str | None) -> str:
+    """A raw field (a code, a request id, a reason phrase) as exception text shows it."""
+    return cut(for_terminal(value or ""), FIELD_LIMIT)

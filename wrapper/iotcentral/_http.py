@@ -6,7 +6,9 @@ credential merged by httpx, the call's timeout and `x-ms-client-request-id` adde
 protected (see `_paths`). The clients send it from their `_send`.
 
 The event hooks log each HTTP exchange at DEBUG with credentials redacted, including the requests
-that the auth flow itself sends (a re-send with a fresh token after a 401).
+that the auth flow itself sends (a re-send with a fresh token after a 401). What the server
+wrote (reason phrase, header values) is also escaped for a terminal and cut short: a log
+record's message never holds a raw control, C1 or bidi character, nor a forged second line.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import httpx
 
 from ._paths import protect_dot_segments
 from ._redact import redacted_headers
+from ._sanitize import for_people
 
 __all__ = ["ASYNC_HOOKS", "SYNC_HOOKS", "build_attempt"]
 
 logger = logging.getLogger("iotcentral")
+
+#: The longest header value or reason phrase a log line quotes (characters, after escaping).
+_HEADER_LIMIT = 200
 
 
 def build_attempt(
@@ -50,23 +56,28 @@ def log_request(request: httpx.Request) -> None:
         logger.debug(
             "HTTP %s %s headers=%s body=%s bytes",
             request.method,
-            request.url,
-            redacted_headers(request.headers),
+            # A page's URL carries the query of a server's nextLink.
+            for_people(str(request.url), request),
+            for_people(str(redacted_headers(request.headers)), request),
             size,
         )
 
 
 def log_response(response: httpx.Response) -> None:
-    """Log a response's status line and correlation headers (DEBUG)."""
+    """Log a response's status line and correlation headers (DEBUG).
+
+    The reason phrase and the headers are the server's text: redacted, escaped and cut short.
+    """
     if logger.isEnabledFor(logging.DEBUG):
+        request = response.request
         logger.debug(
             "HTTP %s %s -> %d %s (x-ms-request-id %s, x-ms-error-code %s)",
-            response.request.method,
-            response.request.url,
+            request.method,
+            for_people(str(request.url), request),
             response.status_code,
-            response.reason_phrase,
-            response.headers.get("x-ms-request-id", "-"),
-            response.headers.get("x-ms-error-code", "-"),
+            for_people(response.reason_phrase, request, limit=_HEADER_LIMIT),
+            for_people(response.headers.get("x-ms-request-id", "-"), request, limit=_HEADER_LIMIT),
+            for_people(response.headers.get("x-ms-error-code", "-"), request, limit=_HEADER_LIMIT),
         )
 
 

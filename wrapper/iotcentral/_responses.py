@@ -4,7 +4,9 @@
 typed error it means (`make_status_error()` for error statuses, `MalformedResponseError` for
 anything that is not the documented answer). `map_transport_error()` turns an httpx exception into
 `RequestNotSentError` (provably never sent) or `RequestMaybeSentError`. Every quote of a body is
-short, redacted and escaped (`excerpt()`). The exception classes themselves live in `_errors`.
+short, redacted and escaped (`excerpt()`). The exception classes themselves live in `_errors`, and
+escape every message built here (server text included: reason phrases, content types, error
+messages) before it reaches `str(exc)`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ another order than it runs. Every printing path of the command line passes serve
 here (after `_redact`, which removes credentials): human output, the one-line errors on stderr,
 the `--verbose` log and `--json` output.
 
+The library applies the same escaping to its own exception text and log records (`for_people()`:
+redacted, then escaped, then cut), so a program that prints an exception or logs it is safe too.
+`for_terminal()` is idempotent (an escape holds no unsafe character), so the command line's own
+pass over an exception's text changes nothing: one escaping, never `\\\\x1b`.
+
 Nothing is dropped silently: each unsafe character becomes a visible escape (`\\x1b`, `\\x9b`,
 `\\u202e`), so an ESC sequence loses its ESC and prints as plain text, and a reader can still see
 that the server sent it. Unsafe means: C0 controls (U+0000-U+001F) and DEL, C1 controls
@@ -20,7 +25,11 @@ import json
 import re
 from typing import Any
 
-__all__ = ["UNSAFE", "for_terminal", "json_for_terminal"]
+import httpx
+
+from ._redact import cut, redact_request
+
+__all__ = ["UNSAFE", "for_people", "for_terminal", "json_for_terminal"]
 
 #: The characters never printed as themselves.
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -38,6 +47,16 @@ def for_terminal(text: str) -> str:
     Newlines and tabs are escaped too: a line of output stays one line.
     """
     return UNSAFE.sub(_visible, text)
+
+
+def for_people(text: str, request: httpx.Request | None, *, limit: int | None = None) -> str:
+    """Server text made fit for an exception message or a log line.
+
+    In this order: the credential `request` carried is removed (`_redact`), unsafe characters
+    become visible escapes, and the text is cut to `limit` characters, between escapes.
+    """
+    text = for_terminal(redact_request(text, request))
+    return text if limit is None else cut(text, limit)
 
 
 def _json_escape(match: re.Match[str]) -> str:
