@@ -143,3 +143,55 @@ def test_sanitiser_round_trips_json_and_escapes_everything_unsafe() -> None:
     assert for_terminal("a\nb\tc\x1b") == "a\\x0ab\\x09c\\x1b"
     assert for_terminal("\u202e\u0085") == "\\u202e\\x85"
     assert for_terminal("plain ünïcode ✓") == "plain ünïcode ✓"
+
+
+# The library escapes its own exception text and log lines; the command line escapes again
+# (for_terminal is idempotent). A user must see each escape once: `\x1b`, never `\\x1b`.
+DOUBLE_ESCAPED = re.compile(r"\\\\(?:x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def test_a_hostile_error_message_is_escaped_exactly_once(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"error": {"code": f"Nope{HOSTILE}", "message": f"no such device {HOSTILE}"}}
+    serve_with(monkeypatch, httpx.Response(404, json=body))
+    result = invoke(app, "command", "run", "mx1", "CoolDown")
+    assert result.exit_code == 3
+    (line,) = result.stderr.splitlines()
+    once = for_terminal(HOSTILE)
+    assert line == f"error: HTTP 404 Nope{once}: no such device {once}"
+    assert DOUBLE_ESCAPED.search(line) is None
+
+
+def test_a_hostile_error_page_and_transport_error_are_escaped_exactly_once(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_with(monkeypatch, httpx.Response(502, text=f"<html>{HOSTILE}</html>"))
+    page = invoke(app, "command", "run", "mx1", "CoolDown")
+    assert "'<html>\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202eevil" in page.stderr
+    assert DOUBLE_ESCAPED.search(page.stderr) is None
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError(f"peer said {HOSTILE}", request=request)
+
+    monkeypatch.setattr(
+        _settings,
+        "IoTCentralClient",
+        lambda *a, **kw: ic.IoTCentralClient(*a, **{**kw, "transport": httpx.MockTransport(drop)}),
+    )
+    dropped = invoke(app, "command", "run", "mx1", "CoolDown")
+    assert dropped.exit_code == 4
+    assert_safe(dropped.stderr)
+    assert f"peer said {for_terminal(HOSTILE)}" in dropped.stderr
+    assert DOUBLE_ESCAPED.search(dropped.stderr) is None
+
+
+def test_the_verbose_log_escapes_header_values_exactly_once(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = [(b"x-ms-request-id", b"\x1b]0;pwned\x07"), (b"x-ms-error-code", b"\x9b2J")]
+    serve_with(monkeypatch, httpx.Response(201, json={"id": "1"}, headers=headers))
+    result = invoke(app, "command", "run", "mx1", "CoolDown", "--verbose")
+    assert result.exit_code == 0, result.output
+    assert "(x-ms-request-id \\x1b]0;pwned\\x07, x-ms-error-code \\x9b2J)" in result.stderr
+    assert DOUBLE_ESCAPED.search(result.stderr) is None

@@ -7,9 +7,14 @@ passes through `iotcentral._redact`). Results print with rich (imported on first
 
 Everything printed here that a server could have written (ids, payloads, error messages, the
 `--verbose` log) passes through `iotcentral._sanitize` last, so no escape sequence reaches the
-terminal. A closed stdout (`| head -0`) is not a failure of the command: the output functions
-raise `StdoutClosed` and `guarded` exits with `EXIT_STDOUT_CLOSED` (141, what a shell reports for
-a program killed by SIGPIPE).
+terminal. The library already escapes its exception text and log records; `for_terminal` is
+idempotent (an escape such as `\\x1b` holds no unsafe character), so that second pass only
+guards text the library did not escape (the command line's own, a bug's message) and a user sees
+each escape once, never `\\\\x1b`.
+
+A closed stdout (`| head -0`) is not a failure of the command: the output functions raise
+`StdoutClosed` and `guarded` exits with `EXIT_STDOUT_CLOSED` (141, what a shell reports for a
+program killed by SIGPIPE).
 """
 
 from __future__ import annotations
