@@ -42,9 +42,10 @@ Nor does it contain a character a terminal would obey: a server controls error m
 request ids, header values, bodies and result ids, so every piece of text it supplied is redacted,
 then escaped (`_sanitize.for_terminal`: controls, C1, bidi and line separators become `\\x1b`,
 `\\u202e`...), then cut (`MESSAGE_LIMIT`), before it goes into `str(exc)`, `exc.args` or
-`repr(exc)`. A program may print, log or let a traceback show any of these exceptions. The raw
-values stay available where a program compares or parses them: `code` and `request_id` (redacted
-only), `body` (the parsed JSON, as sent), `response`, and the `CommandResult` of a device failure.
+`repr(exc)` (which shows each field as `repr()` does, bounded). A program may print or log any of
+these exceptions. The values stay raw (redacted only) as attributes, where a program compares or
+parses them: `message`, `code` and `request_id`, `body` (the parsed JSON, as sent, not even
+redacted), `response`, and the `CommandResult` of a device failure. Print `str(exc)`, not them.
 """
 
 from __future__ import annotations
@@ -165,17 +166,18 @@ class APIError(IoTCentralError):
         request: the request that was sent (its Authorization header is never printed).
         response: the raw HTTP response.
         status_code: the HTTP status.
-        message: a human-readable explanation, also `args[0]`: redacted, escaped for a terminal
-            (`\\x1b` for ESC...) and at most `MESSAGE_LIMIT` characters (then "..."). The
-            server's own text stays raw in `response` (and, for status errors, `body`).
+        message: a human-readable explanation, redacted but otherwise as built from the answer:
+            it may quote the server's text, control characters included. `args[0]` and
+            `str()` hold it escaped for a terminal (`\\x1b` for ESC...) and cut to
+            `MESSAGE_LIMIT` characters: print those, not `message`.
     """
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         self.response = response
         self.request = response.request
         self.status_code = response.status_code
-        self.message = for_people(message, self.request, limit=MESSAGE_LIMIT)
-        super().__init__(self.message)
+        self.message = redact_request(message, self.request)
+        super().__init__(_escaped(self.message))
 
     @property
     def headers(self) -> httpx.Headers:
@@ -195,7 +197,10 @@ class APIError(IoTCentralError):
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+        return for_terminal(
+            f"{type(self).__name__}(status_code={self.status_code},"
+            f" message={_quoted(self.message, MESSAGE_LIMIT)})"
+        )
 
 
 class APIStatusError(APIError):
@@ -208,10 +213,11 @@ class APIStatusError(APIError):
         retry_after: seconds the service asked us to wait (`Retry-After`), if it did.
         body: the parsed JSON body, or None when the body was not JSON.
 
-    `code` and `request_id` are values a program compares (`error.code == "DeviceNotFound"`) or
-    passes on, so they are kept as the service sent them, only redacted: they are NOT escaped and
-    may hold control characters. Print them through `str(error)` (which escapes and bounds them),
-    or escape them yourself. `body` is the parsed answer as sent: neither redacted nor escaped.
+    `code`, `request_id` and `message` are values a program compares (`error.code ==
+    "DeviceNotFound"`) or passes on, so they are kept as the service sent them, only redacted:
+    they are NOT escaped and may hold control characters. Print them through `str(error)` (which
+    escapes and bounds them), or escape them yourself. `body` is the parsed answer as sent:
+    neither redacted nor escaped.
     """
 
     def __init__(
@@ -236,14 +242,17 @@ class APIStatusError(APIError):
     def __str__(self) -> str:
         code = f" {_shown(self.code)}" if self.code else ""
         rid = f" (request id {_shown(self.request_id)})" if self.request_id else ""
-        message = self.message or _shown(self.response.reason_phrase or "error")
+        message = _escaped(self.message) or _shown(self.response.reason_phrase or "error")
         return f"HTTP {self.status_code}{code}: {message}{rid}"
 
     def __repr__(self) -> str:
-        # repr() escapes what is not printable; for_terminal() makes sure of it.
+        # Each field as repr() shows it (every unprintable character escaped), bounded;
+        # for_terminal() makes sure of it.
         return for_terminal(
-            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
-            f"message={self.message!r}, request_id={self.request_id!r})"
+            f"{type(self).__name__}(status_code={self.status_code},"
+            f" code={_quoted(self.code, FIELD_LIMIT)},"
+            f" message={_quoted(self.message, MESSAGE_LIMIT)},"
+            f" request_id={_quoted(self.request_id, FIELD_LIMIT)})"
         )
 
 
@@ -335,15 +344,15 @@ class TransportError(IoTCentralError):
     Attributes:
         request: the request that was being sent.
         cause: the underlying httpx exception (also chained as `__cause__`), its text raw.
-        message: what happened, also `args[0]`: redacted, escaped for a terminal, bounded.
+        message: what happened, redacted; it may quote the httpx exception, whose text can
+            hold the server's bytes. `args[0]` and `str()` hold it escaped and bounded.
     """
 
     def __init__(self, message: str, *, request: httpx.Request, cause: Exception) -> None:
         self.request = request
         self.cause = cause
-        # The message may quote the httpx exception, whose text can hold the server's bytes.
-        self.message = for_people(message, request, limit=MESSAGE_LIMIT)
-        super().__init__(self.message)
+        self.message = redact_request(message, request)
+        super().__init__(_escaped(self.message))
 
     @property
     def may_have_executed(self) -> bool:
@@ -356,7 +365,9 @@ class TransportError(IoTCentralError):
         return str_or_none(self.request.headers.get("x-ms-client-request-id"))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(message={self.message!r})"
+        return for_terminal(
+            f"{type(self).__name__}(message={_quoted(self.message, MESSAGE_LIMIT)})"
+        )
 
 
 class RequestNotSentError(TransportError):
@@ -379,6 +390,20 @@ def str_or_none(value: object) -> str | None:
     return None
 
 
+def _escaped(message: str) -> str:
+    """A (redacted) message as exception text holds it: escaped, then cut to `MESSAGE_LIMIT`."""
+    return cut(for_terminal(message), MESSAGE_LIMIT)
+
+
 def _shown(value: str | None) -> str:
     """A raw field (a code, a request id, a reason phrase) as exception text shows it."""
     return cut(for_terminal(value or ""), FIELD_LIMIT)
+
+
+def _quoted(value: str | None, limit: int) -> str:
+    """`repr(value)` for a `repr()` of an exception: escaped by `repr()`, cut to `limit` inside
+    its quotes (never inside an escape)."""
+    if value is None:
+        return "None"
+    quoted = repr(value)
+    return quoted[0] + cut(quoted[1:-1], limit) + quoted[-1]
