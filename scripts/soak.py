@@ -1,13 +1,19 @@
-"""Soak: many sync and async clients against a loopback simulator whose faults come and go.
+"""Soak: clients and fleet runs against a loopback simulator whose faults come and go.
 
 ``scripts/soak [--seconds N]`` (default 180) serves a simulator on 127.0.0.1 (one device per worker,
 each with an echo command; throttled at ``--rate-limit`` requests/s; waits scaled 1000x down) and
 runs ``--sync-workers`` threads sharing two ``IoTCentralClient``s and ``--async-workers`` tasks
 sharing two ``AsyncIoTCentralClient``s. Each worker owns one device and calls it one call at a
-time: mostly runs, some history reads. A controller alternates calm and storm phases: in a storm
-it injects a few random faults of every kind the simulator has (status before/after with
-429/5xx and Retry-After, drops, HTML, truncated, slow, trickle, oversized, gzip bomb), on runs,
-reads or both, then clears them.
+time: mostly runs, some history reads. Beside them, ``--fleet-workers`` threads (default 2; 0:
+none) each own ``--fleet-devices`` devices of a generated fleet (some offline, slow, failing or
+never answering) and run fleet runs over them (``run_command_many``), async and sync in turn, each
+with a journal of its own in a temporary folder; some runs resume the previous run's journal
+(some with ``retry_unknown``), some are stopped or abandoned part-way. Every fleet run waits for
+one ``RatePacer`` (``--fleet-rate``, at most the simulator's limit). A controller alternates calm
+and storm phases: in a storm it injects a few random faults of every kind the simulator has
+(status before/after with 429/5xx and Retry-After, drops, HTML, truncated, slow, trickle,
+oversized, gzip bomb), on runs, reads or both, on any device (fleet devices included), then
+clears them.
 
 Every call is accounted for against the simulator's execution counter of the worker's device,
 read before and after the call (the device is the worker's alone):
@@ -17,13 +23,23 @@ read before and after the call (the device is the worker's alone):
 - an error with ``may_have_executed`` true: it moved by one (the command ran) or not at all (not
   yet, or never); the latter stay "unsettled" and may only show up later, once each.
 
+Every fleet outcome likewise, against its device's counter before and after the run:
+``succeeded`` / ``device_failed`` moved it by exactly one, ``not_run`` and outcomes read from the
+journal (``from_journal``) not at all, ``unknown`` by one or none (unsettled, as above). Every
+distinct device given to a run gets exactly one outcome (a stopped run: only the devices it
+started, the others must not have run; an abandoned one: those left without an outcome may have
+run). A resumed journal must skip the devices its rows say ran or may have run (unless
+``retry_unknown``) and run the others; after each run the journal must hold every fresh outcome,
+with no row left ``sending``.
+
 Anything else is a lost or duplicated run. The token's secret is searched in every log record
-(the ``iotcentral`` logger at DEBUG), every exception's text and repr, the clients' reprs and the
-process's stderr. RSS is sampled twice a second: start (after a warm-up), peak and end.
+(the ``iotcentral`` logger at DEBUG), every exception's text and repr, the clients' reprs, every
+fleet outcome (its ``to_dict()`` JSON, repr, message and error), the bytes of every journal file,
+and the process's stderr. RSS is sampled twice a second: start (after a warm-up), peak and end.
 
 Exit status: 0 clean; 1 a run lost or duplicated, a leak, a crash, an unexpected exception, or
 memory that grew (judged on runs of 30 s or more); 2 usage error. ``--json`` prints the figures
-as JSON.
+as JSON (the fleet's under ``fleet``).
 """
 
 from __future__ import annotations
