@@ -31,7 +31,7 @@ def test_a_tiny_throughput_run_reports_a_row_from_the_simulators_counters(
     assert row["ratio"] > 0
     assert 0 <= row["429 share"] <= 1
     bench.print_table([row])
-    assert "throughput at 200/s (12 devices)" in capsys.readouterr().out
+    assert "throughput at 200/s (12 devices, 4 in flight)" in capsys.readouterr().out
 
 
 def test_losses_count_devices_never_run_and_devices_run_twice(repo_root: Path) -> None:
