@@ -554,6 +554,16 @@ class Soak:
             self.fleet_ledgers.extend(ledgers.values())
             self.fleet_workers_done += 1
 
+    def fleet_options(self, run: FleetRun, journal: Path, stop: RunStop) -> dict[str, Any]:
+        """The keyword arguments of one fleet run (sync and async alike)."""
+        return {
+            **RUN_OPTIONS,
+            "concurrency": FLEET_CONCURRENCY,
+            "journal": journal,
+            "retry_unknown": run.retry_unknown,
+            "stop": stop,
+        }
+
     def fleet_sync(
         self,
         client: ic.IoTCentralClient,
@@ -566,26 +576,15 @@ class Soak:
     ) -> str:
         """One sync fleet run; returns how it ended (see `FleetRun.cut`)."""
         stop = RunStop(self.stop)
+        options = self.fleet_options(run, journal, stop)
         iterator = cast(
             Generator[Outcome, None, None],
-            client.run_command_many(
-                given,
-                COMMAND,
-                run.payload,
-                **RUN_OPTIONS,
-                concurrency=FLEET_CONCURRENCY,
-                journal=journal,
-                retry_unknown=run.retry_unknown,
-                stop=stop,
-            ),
+            client.run_command_many(given, COMMAND, run.payload, **options),
         )
         try:
             for outcome in iterator:
-                outcomes.append(outcome)
-                if len(outcomes) >= cut_after and cut == "abandoned":
+                if take_outcome(outcomes, outcome, cut, cut_after, stop):
                     return "abandoned"
-                if len(outcomes) >= cut_after and cut == "stopped":
-                    stop.set()
         finally:
             iterator.close()
         return "stopped" if stop.is_set() else "none"
@@ -602,26 +601,15 @@ class Soak:
     ) -> str:
         """One async fleet run; returns how it ended (see `FleetRun.cut`)."""
         stop = RunStop(self.stop)
+        options = self.fleet_options(run, journal, stop)
         iterator = cast(
             AsyncGenerator[Outcome, None],
-            client.run_command_many(
-                given,
-                COMMAND,
-                run.payload,
-                **RUN_OPTIONS,
-                concurrency=FLEET_CONCURRENCY,
-                journal=journal,
-                retry_unknown=run.retry_unknown,
-                stop=stop,
-            ),
+            client.run_command_many(given, COMMAND, run.payload, **options),
         )
         try:
             async for outcome in iterator:
-                outcomes.append(outcome)
-                if len(outcomes) >= cut_after and cut == "abandoned":
+                if take_outcome(outcomes, outcome, cut, cut_after, stop):
                     return "abandoned"
-                if len(outcomes) >= cut_after and cut == "stopped":
-                    stop.set()
         finally:
             await iterator.aclose()
         return "stopped" if stop.is_set() else "none"
@@ -668,6 +656,19 @@ def remove_journal(journal: Path) -> None:
 
 
 # -- faults on and off -----------------------------------------------------------------------------
+
+
+def take_outcome(
+    outcomes: list[Outcome], outcome: Outcome, cut: str, cut_after: int, stop: RunStop
+) -> bool:
+    """Keep `outcome`; once `cut_after` are in, stop the run (`stopped`) or say to abandon it."""
+    outcomes.append(outcome)
+    if len(outcomes) >= cut_after:
+        if cut == "abandoned":
+            return True
+        if cut == "stopped":
+            stop.set()
+    return False
 
 
 def random_fault(rng: random.Random, devices: list[str], trickle_runs: bool) -> dict[str, Any]:
