@@ -15,6 +15,16 @@ from fakes import Sleeps
 from iotcentral_sim import DEFAULT_API_TOKEN, Simulator, SimulatorServer
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redaction_plans() -> None:
+    """Redaction caches what it computes per credential; each test computes its own, so a test
+    checks the code under test, not a plan an earlier test (or mutation testing's clean run)
+    left behind."""
+    from iotcentral._redact import _plan
+
+    _plan.cache_clear()
+
+
 @pytest.fixture
 def sim_client(
     served: tuple[Simulator, SimulatorServer], sleeps: Sleeps

@@ -73,3 +73,14 @@ def test_a_lone_backslash_pair_is_never_split() -> None:
     inner = repr("a\\b")[1:-1]  # a\\b: an escaped backslash
     assert cut(inner, 2) == "a..."
     assert cut(inner, 3) == "a\\\\..."
+
+
+def test_a_lone_backslash_at_the_cut_is_dropped() -> None:
+    """Not an escape (a Windows path in a message, say): the cut still ends on whole text."""
+    assert cut("ab\\cdef", 3) == "ab..."
+    assert cut("ab\\\\\\cdef", 5) == "ab\\\\..."  # a pair kept whole, the third dropped
+
+
+def test_a_marker_cut_near_the_start_is_dropped_whole() -> None:
+    assert cut(f"a{REDACTED} and more", 5) == "a..."
+    assert cut(f"{REDACTED} and more", 4) == "..."

@@ -10,9 +10,11 @@ import logging
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import httpx
 import iotcentral as ic
 import pytest
 from echo_server import ENCODINGS, STATUSES, EchoServer
+from iotcentral._redact import redact, secrets_in
 
 SIG = "Qm9Xr7Tq2Wv8Ls5Pn1Hd4Zk3Jc6Bf0Gy"
 API_TOKEN = f"SharedAccessSignature sr=0b1e7c2a-app&sig={SIG}&skn=operator&se=4102444800000"
@@ -100,3 +102,56 @@ async def test_no_token_on_the_async_paths(
             except ic.IoTCentralError as exc:
                 printed.append(_everything_printed(exc, None, client))
     assert _leaks("\n".join(printed) + caplog.text, JWT) == []
+
+
+# What each malformed answer looks like; the server quotes the bare secret core (no `sig=`, no
+# `Bearer `), which only the credential-aware layers of redaction can recognise, placed so that
+# the excerpt's 200-character cut falls 8 characters into it: a quote cut before it is redacted
+# would keep those 8, too few for the exception's own redaction to recognise.
+_BARE_QUOTES = {
+    "error page": ("run", 502, "text/html", "<p>{pad}{core}</p>"),
+    "undocumented status": ("run", 202, "text/plain", "accepted {pad}{core}"),
+    "not JSON": ("run", 201, "application/json", "{{oops {pad}{core}"),
+    "history, wrong shape": ("history", 200, "application/json", '{{"value": "{pad}{core}"}}'),
+}
+_CUT_INTO_CORE = 8
+
+
+def _bare_quote_body(template: str, core: str) -> bytes:
+    before = template.format(pad="", core="\0").index("\0")
+    pad = "x" * (200 - _CUT_INTO_CORE - before)
+    return template.format(pad=pad, core=core).encode()
+
+
+@pytest.mark.parametrize("answer", list(_BARE_QUOTES))
+@pytest.mark.parametrize("credential", list(CREDENTIALS))
+def test_a_bare_secret_in_a_malformed_answer_is_redacted(answer: str, credential: str) -> None:
+    make_credential, core = CREDENTIALS[credential]
+    kind, status, content_type, template = _BARE_QUOTES[answer]
+    body = _bare_quote_body(template, core)
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"content-type": content_type}, content=body)
+
+    with ic.IoTCentralClient(
+        base_url="http://127.0.0.1/api",
+        credential=make_credential(),
+        transport=httpx.MockTransport(serve),
+        retry=ic.RetryPolicy(max_retries=0),
+    ) as client:
+        call = client.run_command if kind == "run" else client.command_history
+        with pytest.raises(ic.IoTCentralError) as caught:
+            call("mx1", "CoolDown")
+    printed = _everything_printed(caught.value, None, client)
+    assert _leaks(printed, core) == []
+    assert core[:_CUT_INTO_CORE] not in printed
+
+
+def test_redaction_keeps_the_public_parts_of_an_api_token() -> None:
+    """Only the signature is secret: the app's resource and key name stay readable."""
+    resource = "0b1e7c2a-app.azureiotcentral.com"
+    token = f"SharedAccessSignature sr={resource}&sig={SIG}&skn=operator&se=4102444800000"
+    text = f"token for {resource} signed with {SIG[:20]} expired"
+    redacted = redact(text, secrets_in(token))
+    assert resource in redacted
+    assert SIG[:FRAGMENT] not in redacted
