@@ -61,7 +61,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -414,18 +414,35 @@ class Soak:
             if not ledger.unsettled and (last is None or last.get("id") != result.id):
                 tally.violate("lost", f"{ledger.device}: the last execution is not {result.id}")
 
-    def sync_worker(self, name: str, device: str, client: ic.IoTCentralClient, seed: int) -> None:
+    def calls(self, name: str, seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        """A worker's calls until the soak stops: (op, payload), each counted as started."""
         rng = random.Random(seed)  # noqa: S311 - a reproducible schedule, not a secret
-        ledger = Ledger(device)
         n = 0
         while not self.stop.is_set():
             n += 1
             op = "history" if rng.random() < self.history_share else "run"
-            payload = self.payload(name, n)
-            result: object = None
-            error: BaseException | None = None
             with self.tally.lock:
                 self.tally.started += 1
+            yield op, self.payload(name, n)
+
+    def finish(
+        self,
+        ledger: Ledger,
+        op: str,
+        result: object,
+        error: BaseException | None,
+        payload: dict[str, Any],
+    ) -> None:
+        """Account for one call and count it as finished."""
+        self.account(ledger, op, result, error, payload)
+        with self.tally.lock:
+            self.tally.finished += 1
+
+    def sync_worker(self, name: str, device: str, client: ic.IoTCentralClient, seed: int) -> None:
+        ledger = Ledger(device)
+        for op, payload in self.calls(name, seed):
+            result: object = None
+            error: BaseException | None = None
             try:
                 if op == "run":
                     result = client.run_command(device, COMMAND, payload, **RUN_OPTIONS)
@@ -433,25 +450,16 @@ class Soak:
                     result = client.command_history(device, COMMAND)
             except Exception as exc:
                 error = exc
-            self.account(ledger, op, result, error, payload)
-            with self.tally.lock:
-                self.tally.finished += 1
+            self.finish(ledger, op, result, error, payload)
         self.ledgers.append(ledger)
 
     async def async_worker(
         self, name: str, device: str, client: ic.AsyncIoTCentralClient, seed: int
     ) -> None:
-        rng = random.Random(seed)  # noqa: S311 - a reproducible schedule, not a secret
         ledger = Ledger(device)
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            op = "history" if rng.random() < self.history_share else "run"
-            payload = self.payload(name, n)
+        for op, payload in self.calls(name, seed):
             result: object = None
             error: BaseException | None = None
-            with self.tally.lock:
-                self.tally.started += 1
             try:
                 if op == "run":
                     result = await client.run_command(device, COMMAND, payload, **RUN_OPTIONS)
@@ -459,9 +467,7 @@ class Soak:
                     result = await client.command_history(device, COMMAND)
             except Exception as exc:
                 error = exc
-            self.account(ledger, op, result, error, payload)
-            with self.tally.lock:
-                self.tally.finished += 1
+            self.finish(ledger, op, result, error, payload)
         self.ledgers.append(ledger)
 
     # -- fleet runs --------------------------------------------------------------------------------
